@@ -1,0 +1,9 @@
+# GCSS (gastric), 4 tissue classes, same layout and label protocol as BCSS:
+#   data_root/{train,val,test}/{img,mask}/*.png
+_base_ = ['./bcss.py']
+dataset_type = 'GCSSDataset'
+data_root = 'data/GCSS'
+train_dataloader = dict(
+    dataset=dict(type=dataset_type, data_root=data_root))
+val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))

@@ -1,0 +1,3 @@
+from .hooks import WeightSourceCheckHook
+
+__all__ = ['WeightSourceCheckHook']

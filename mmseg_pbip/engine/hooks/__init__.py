@@ -1,0 +1,4 @@
+from .weight_source_check_hook import (WeightSourceCheckHook,
+                                       find_pretrained_sources)
+
+__all__ = ['WeightSourceCheckHook', 'find_pretrained_sources']

@@ -1,0 +1,3 @@
+from .metrics import HistoSegMetric
+
+__all__ = ['HistoSegMetric']

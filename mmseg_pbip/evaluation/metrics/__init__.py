@@ -1,0 +1,3 @@
+from .histo_seg_metric import HistoSegMetric
+
+__all__ = ['HistoSegMetric']

@@ -1,0 +1,132 @@
+"""Fixtures that write tiny datasets in the real on-disk formats."""
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+PALETTE = [255, 0, 0, 0, 255, 0, 0, 0, 255, 153, 0, 255, 255, 255, 255]
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True, scope='session')
+def mmseg_scope():
+    """Build components in MMSeg's scope, as MMSeg's tools do."""
+    from mmengine.registry import init_default_scope
+
+    import mmseg_pbip  # noqa: F401
+    init_default_scope('mmseg')
+
+
+def write_rgb(path, size=(64, 64), seed=0):
+    """Write a random RGB PNG of ``size`` (H, W)."""
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
+        path)
+
+
+def write_mask(path, mask):
+    """Write a P-mode mask with the BCSS-WSSS palette."""
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    img = Image.fromarray(np.asarray(mask, dtype=np.uint8), mode='P')
+    img.putpalette(PALETTE + [0] * (768 - len(PALETTE)))
+    img.save(path)
+
+
+def quadrant_mask(classes, size=64):
+    """``[size, size]`` mask with the four quadrants set to ``classes``."""
+    mask = np.empty((size, size), np.uint8)
+    h = size // 2
+    mask[:h, :h], mask[:h, h:], mask[h:, :h], mask[h:, h:] = classes
+    return mask
+
+
+def write_eval_split(root, split, masks, img_dir='img', mask_dir='mask'):
+    """Write ``root/split/{img,mask}/case<i>.png`` for each mask."""
+    for i, mask in enumerate(masks):
+        name = f'case{i}.png'
+        write_rgb(osp.join(root, split, img_dir, name), mask.shape, seed=i)
+        write_mask(osp.join(root, split, mask_dir, name), mask)
+
+
+@pytest.fixture
+def bcss_wsss_root(tmp_path):
+    """BCSS-WSSS layout: labelled training names, val/test img + mask."""
+    root = str(tmp_path / 'BCSS-WSSS')
+    names = [
+        'TCGA-A1-A0SK-DX1_xmin45749_ymin25055_MPP-0.2500+0[1101].png',
+        'TCGA-A2-A0CM-DX1_xmin100_ymin200_MPP-0.2500+0[0100].png',
+        'TCGA-AR-A1AQ-DX1_xmin7_ymin9_MPP-0.2500+1[0011].png',
+    ]
+    for i, name in enumerate(names):
+        write_rgb(osp.join(root, 'training', name), seed=i)
+    masks = [quadrant_mask((0, 1, 4, 4)), quadrant_mask((2, 2, 3, 0))]
+    write_eval_split(root, 'val', masks)
+    write_eval_split(root, 'test', masks[::-1])
+    return root
+
+
+@pytest.fixture
+def luad_root(tmp_path):
+    """LUAD-HistoSeg layout: ``...-[1 0 0 1].png`` training names."""
+    root = str(tmp_path / 'LUAD-HistoSeg')
+    for i, name in enumerate(
+        ['1031280-2300-27920-[1 0 0 1].png', '22-1-2-[0 1 1 0].png']):
+        write_rgb(osp.join(root, 'training', name), seed=i)
+    write_eval_split(root, 'val', [quadrant_mask((3, 3, 4, 0))])
+    write_eval_split(root, 'test', [quadrant_mask((1, 2, 4, 4))])
+    return root
+
+
+@pytest.fixture
+def masked_root(tmp_path):
+    """BCSS / GCSS layout: every split as img + mask."""
+    root = str(tmp_path / 'masked')
+    write_eval_split(root, 'train', [quadrant_mask((0, 0, 1, 4)),
+                                     quadrant_mask((3, 3, 3, 3))])
+    write_eval_split(root, 'val', [quadrant_mask((2, 1, 4, 4))])
+    write_eval_split(root, 'test', [quadrant_mask((0, 1, 2, 3))])
+    return root
+
+
+@pytest.fixture(scope='session')
+def demo_root(tmp_path_factory):
+    """A small demo set (64 px) written by the real generator."""
+    from mmseg_pbip.datasets import write_demo_dataset
+    root = str(tmp_path_factory.mktemp('demo') / 'demo')
+    write_demo_dataset(root, num_train=16, num_val=6, num_test=4, size=64)
+    return root
+
+
+def tiny_segformer_options(data_root, work_dir, max_iters=2, interval=2):
+    """``--cfg-options`` that shrink the demo SegFormer config for tests."""
+    return {
+        'work_dir': work_dir,
+        'train_dataloader.dataset.data_root': data_root,
+        'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+        'model.data_preprocessor.size': (64, 64),
+        'model.backbone.embed_dims': 8,
+        'model.backbone.num_layers': [1, 1, 1, 1],
+        'model.decode_head.in_channels': [8, 16, 40, 64],
+        'model.decode_head.channels': 16,
+        'train_cfg.max_iters': max_iters,
+        'train_cfg.val_interval': max_iters,
+        'param_scheduler.0.end': max_iters,
+        'default_hooks.checkpoint.interval': interval,
+        'default_hooks.logger.interval': 1,
+    }
+
+
+SEGFORMER_DEMO = osp.join(
+    REPO, 'configs', 'segformer',
+    'segformer_mit-b0_1xb8-200iters_demo-fullsup.py')

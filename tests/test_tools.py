@@ -1,0 +1,141 @@
+"""The command-line tools and configs, run as a user runs them."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO, SEGFORMER_DEMO, tiny_segformer_options
+
+
+def run(args, cwd=REPO, check=True):
+    env = dict(os.environ, PYTHONWARNINGS='ignore')
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} exited {proc.returncode}:\n{out[-4000:]}')
+    return proc.returncode, out
+
+
+def cfg_options(options):
+    items = []
+    for k, v in options.items():
+        if isinstance(v, (list, tuple)):
+            v = '[' + ','.join(str(x) for x in v) + ']'
+            if k.endswith('size'):
+                v = '(' + v[1:-1] + ')'
+        items.append(f'{k}={v}')
+    return ['--cfg-options'] + items
+
+
+def test_generate_demo_data(tmp_path):
+    out = str(tmp_path / 'demo')
+    args = ['tools/generate_demo_data.py', out, '--num-train', '6',
+            '--num-val', '2', '--num-test', '2', '--size', '48']
+    _, log = run(args)
+    assert 'wrote' in log
+    names = sorted(os.listdir(osp.join(out, 'training')))
+    assert len(names) == 6
+    assert all(re.search(r'\+0\[[01]{4}\]\.png$', n) for n in names)
+    assert len(os.listdir(osp.join(out, 'val', 'mask'))) == 2
+    _, log = run(args)  # same parameters: left as it is
+    assert 'already there' in log
+    code, log = run(args[:2] + ['--seed', '3'], check=False)
+    assert code != 0 and '--overwrite' in log
+    with open(osp.join(out, 'demo_meta.json')) as f:
+        assert json.load(f)['seed'] == 0
+
+
+def test_train_resume_and_test(demo_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    opts = tiny_segformer_options(demo_root, work_dir, max_iters=2)
+    _, log = run(['tools/train.py', SEGFORMER_DEMO] + cfg_options(opts))
+    assert 'RANDOM INITIALISATION' in log
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+
+    opts = tiny_segformer_options(demo_root, work_dir, max_iters=3)
+    _, log = run(['tools/train.py', SEGFORMER_DEMO, '--resume'] +
+                 cfg_options(opts))
+    assert 'resumed epoch: 0, iter: 2' in log
+    assert osp.isfile(osp.join(work_dir, 'iter_3.pth'))
+
+    show_dir = str(tmp_path / 'show')
+    _, log = run([
+        'tools/test.py', SEGFORMER_DEMO,
+        osp.join(work_dir, 'iter_3.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--show-dir', show_dir
+    ] + cfg_options(tiny_segformer_options(demo_root, work_dir)))
+    for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
+        assert re.search(rf'{key}: \d+\.\d+', log), key
+    assert 'per class results' in log
+    assert glob.glob(osp.join(show_dir, '**', '*.png'), recursive=True)
+
+
+def test_random_init_must_be_explicit(demo_root, tmp_path):
+    opts = tiny_segformer_options(demo_root, str(tmp_path / 'w'))
+    opts['allow_random_init'] = False
+    code, log = run(['tools/train.py', SEGFORMER_DEMO] + cfg_options(opts),
+                    check=False)
+    assert code != 0 and 'allow_random_init=True' in log
+
+
+def test_external_project_config_with_stock_mmseg_tool(demo_root, tmp_path):
+    """Another MMSeg project inherits our _base_ files and trains with
+    MMSeg's own tools/train.py, registering us through custom_imports."""
+    project = tmp_path / 'my_project'
+    project.mkdir()
+    base = osp.join(REPO, 'configs', '_base_')
+    (project / 'my_config.py').write_text(f'''
+_base_ = [
+    'mmseg::_base_/models/segformer_mit-b0.py',
+    {osp.join(base, 'models', 'histo_data_preprocessor.py')!r},
+    {osp.join(base, 'datasets', 'demo.py')!r},
+    {osp.join(base, 'default_runtime.py')!r},
+]
+custom_imports = dict(imports=['mmseg_pbip'], allow_failed_imports=False)
+allow_random_init = True
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    data_preprocessor={{{{_base_.histo_data_preprocessor}}}},
+    decode_head=dict(num_classes=5, norm_cfg=norm_cfg))
+train_dataloader = dict(dataset=dict(
+    data_prefix=dict(img_path='val/img', seg_map_path='val/mask'),
+    cls_label_from='mask',
+    pipeline=[dict(type='LoadHistoImageFromFile'),
+              dict(type='LoadHistoAnnotations'),
+              dict(type='PackHistoSegInputs')]))
+val_dataloader = {{{{_base_.test_dataloader}}}}
+optim_wrapper = dict(type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-3))
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False,
+                                     interval=2))
+''')
+    import mmseg
+    stock_train = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
+                           'train.py')
+    opts = tiny_segformer_options(demo_root, str(tmp_path / 'work'))
+    for key in ('param_scheduler.0.end', 'train_cfg.max_iters',
+                'train_cfg.val_interval', 'default_hooks.checkpoint.interval'):
+        opts.pop(key)
+    _, log = run([stock_train, str(project / 'my_config.py')] +
+                 cfg_options(opts), cwd=str(project))
+    assert osp.isfile(str(tmp_path / 'work' / 'iter_2.pth'))
+    assert re.search(r'mIoU: \d+\.\d+', log)
+
+
+@pytest.mark.parametrize('config', sorted(
+    glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)))
+def test_every_config_parses(config):
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if osp.sep + '_base_' + osp.sep not in config:
+        # full configs inherit the plugin import from default_runtime.py
+        assert cfg.custom_imports['imports'] == ['mmseg_pbip']
