@@ -14,6 +14,7 @@ import sys
 import time
 
 from mmseg_pbip.datasets import write_demo_dataset
+from mmseg_pbip.datasets.synthetic_he import GENERATOR_VERSION
 
 
 def parse_args():
@@ -35,7 +36,8 @@ def main():
         counts=dict(
             training=args.num_train, val=args.num_val, test=args.num_test),
         size=args.size,
-        seed=args.seed)
+        seed=args.seed,
+        generator_version=GENERATOR_VERSION)
     meta_path = osp.join(args.out_dir, 'demo_meta.json')
     if osp.exists(args.out_dir) and not args.overwrite:
         if osp.isfile(meta_path):
@@ -44,8 +46,14 @@ def main():
             if all(meta.get(k) == v for k, v in wanted.items()):
                 print(f'{args.out_dir}: demo data already there ({meta_path})')
                 return 0
-        sys.exit(f'{args.out_dir} exists and is not this demo set; pass '
-                 '--overwrite to replace it')
+            old = meta.get('generator_version', 1)
+            if old != GENERATOR_VERSION:
+                print(f'{args.out_dir}: demo set from generator version '
+                      f'{old}, rewriting it')
+                args.overwrite = True
+        if not args.overwrite:
+            sys.exit(f'{args.out_dir} exists and is not this demo set; pass '
+                     '--overwrite to replace it')
     if args.overwrite and osp.isdir(args.out_dir):
         shutil.rmtree(args.out_dir)
     start = time.time()

@@ -28,6 +28,8 @@ BACKGROUND = 4
 PALETTE = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
            [255, 255, 255]]
 SPLITS = {'training': 0, 'val': 1, 'test': 2}
+# Bumped whenever the drawing changes, so stale demo folders are rewritten.
+GENERATOR_VERSION = 2
 
 
 def _smooth_noise(rng, size: int, sigma: float) -> np.ndarray:
@@ -73,7 +75,7 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         img = np.empty((size, size, 3), np.float32)
         img[:] = (196, 140, 196)
         img += 10 * _smooth_noise(rng, size, 4 * scale + 1)[..., None]
-        img = img.astype(np.uint8)
+        img = np.clip(img, 0, 255).astype(np.uint8)
         _draw_cells(img, rng, int(260 * scale**2), (4.5 * scale, 7 * scale),
                     (92, 40, 128), aspect=1.3)
         return img.astype(np.float32)
@@ -85,14 +87,14 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         img = np.empty((size, size, 3), np.float32)
         img[:] = (238, 170, 200)
         img -= fibres[..., None] * np.asarray((30, 75, 45), np.float32)
-        img = img.astype(np.uint8)
+        img = np.clip(img, 0, 255).astype(np.uint8)
         _draw_cells(img, rng, int(25 * scale**2), (1.5 * scale, 2.5 * scale),
                     (120, 60, 140), aspect=3.0)
         return img.astype(np.float32)
     if cls == 2:  # lymphocytes: packed small round dark-blue cells
         img = np.empty((size, size, 3), np.float32)
         img[:] = (222, 186, 215)
-        img = img.astype(np.uint8)
+        img = np.clip(img, 0, 255).astype(np.uint8)
         _draw_cells(img, rng, int(900 * scale**2), (1.6 * scale, 2.6 * scale),
                     (48, 30, 112), jitter=15)
         return img.astype(np.float32)
@@ -100,7 +102,7 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
     img = np.empty((size, size, 3), np.float32)
     img[:] = (232, 204, 214)
     img += 14 * _smooth_noise(rng, size, 6 * scale + 1)[..., None]
-    img = img.astype(np.uint8)
+    img = np.clip(img, 0, 255).astype(np.uint8)
     _draw_cells(img, rng, int(320 * scale**2), (0.6 * scale, 1.8 * scale),
                 (170, 120, 170), jitter=30, aspect=2.0)
     return img.astype(np.float32)
@@ -211,7 +213,8 @@ def write_demo_dataset(out_dir: str,
         train_class_counts=dict(
             zip(('TUM', 'STR', 'LYM', 'NEC'), class_counts.tolist())),
         size=size,
-        seed=seed)
+        seed=seed,
+        generator_version=GENERATOR_VERSION)
     tmp = osp.join(out_dir, '.tmp-demo_meta.json')
     with open(tmp, 'w') as f:
         json.dump(summary, f, indent=2)
