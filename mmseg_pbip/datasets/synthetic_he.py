@@ -6,7 +6,8 @@ white glass, rendered with class-specific colour and texture:
 - TUM: dense, large, dark purple nuclei on a purple-pink cytoplasm;
 - STR: pink, wavy, oriented fibres with sparse elongated nuclei;
 - LYM: packed small dark-blue round cells;
-- NEC: pale, washed-out pink with fragmented debris;
+- NEC: pale, washed-out pink-grey with fragmented debris (still darker
+  than glass: grey level about 190 against 244);
 - background (mask value 4): near-white, unstained glass.
 
 Everything is drawn from ``np.random.default_rng((seed, split, index))``, so
@@ -29,7 +30,7 @@ PALETTE = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
            [255, 255, 255]]
 SPLITS = {'training': 0, 'val': 1, 'test': 2}
 # Bumped whenever the drawing changes, so stale demo folders are rewritten.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def _smooth_noise(rng, size: int, sigma: float) -> np.ndarray:
@@ -100,7 +101,7 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         return img.astype(np.float32)
     # necrosis: pale, low-contrast, fragmented debris
     img = np.empty((size, size, 3), np.float32)
-    img[:] = (232, 204, 214)
+    img[:] = (208, 168, 188)
     img += 14 * _smooth_noise(rng, size, 6 * scale + 1)[..., None]
     img = np.clip(img, 0, 255).astype(np.uint8)
     _draw_cells(img, rng, int(320 * scale**2), (0.6 * scale, 1.8 * scale),

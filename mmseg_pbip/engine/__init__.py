@@ -1,3 +1,3 @@
-from .hooks import WeightSourceCheckHook
+from .hooks import ImageBankHook, WeightSourceCheckHook
 
-__all__ = ['WeightSourceCheckHook']
+__all__ = ["ImageBankHook", "WeightSourceCheckHook"]

@@ -1,0 +1,15 @@
+# Released PBIP schedule: AdamW lr 5e-5, weight decay 1e-3, poly decay
+# (power 1), batch 10; set `max_iters` to epochs x len(train) / batch.
+max_iters = 18740  # 8 epochs of BCSS-WSSS (23,422 patches, batch 10)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999),
+                   weight_decay=1e-3))
+param_scheduler = [
+    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2343)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')

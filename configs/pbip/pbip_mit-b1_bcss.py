@@ -1,0 +1,18 @@
+# PBIP stage one on bcss (30000 training patches): 8 epochs at batch 10,
+# released-code settings (see pbip_mit-b1_bcss-wsss.py).
+_base_ = [
+    '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/bcss.py',
+    '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'
+]
+max_iters = 24000
+param_scheduler = [
+    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=3000)
+default_hooks = dict(checkpoint=dict(interval=3000))
+custom_hooks = [
+    dict(type='WeightSourceCheckHook'),
+    dict(type='ImageBankHook',
+         bank_file='work_dirs/image_banks/bcss_medclip-swin.pth'),
+]

@@ -1,0 +1,41 @@
+# PBIP stage one on the embedded synthetic demo data, sized for a 2-core CPU
+# (a few minutes). RANDOM WEIGHTS: no MiT or MedCLIP weights can be
+# downloaded here, so the backbone and the prototype encoder start random
+# (allow_random_init, logged loudly). The encoder is a small Swin at 112 px
+# so the ImgMatch loss stays affordable on CPU. Scores show that the
+# pipeline works, not what the method reaches with pretrained weights.
+_base_ = [
+    '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/demo.py',
+    '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'
+]
+allow_random_init = True
+max_iters = 150
+model = dict(
+    backbone=dict(init_cfg=None),
+    image_encoder=dict(
+        swin_pretrained=None,
+        allow_random_init=True,
+        input_size=112,
+        hf_config=dict(
+            image_size=112, embed_dim=32, depths=[1, 1, 2],
+            num_heads=[1, 2, 4], window_size=7)))
+train_dataloader = dict(batch_size=8, num_workers=1)
+optim_wrapper = dict(optimizer=dict(lr=2e-4))
+param_scheduler = [
+    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=75)
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=75, max_keep_ckpts=2))
+custom_hooks = [
+    dict(type='WeightSourceCheckHook'),
+    dict(
+        type='ImageBankHook',
+        bank_file='work_dirs/image_banks/demo_medclip-swin-random.pth',
+        k_per_class=3,
+        n_per_cluster=20,
+        max_white_fraction=0.5,
+        batch_size=16),
+]

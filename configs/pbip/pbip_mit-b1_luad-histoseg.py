@@ -1,0 +1,18 @@
+# PBIP stage one on luad-histoseg (16678 training patches): 8 epochs at batch 10,
+# released-code settings (see pbip_mit-b1_bcss-wsss.py).
+_base_ = [
+    '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/luad-histoseg.py',
+    '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'
+]
+max_iters = 13344
+param_scheduler = [
+    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=1668)
+default_hooks = dict(checkpoint=dict(interval=1668))
+custom_hooks = [
+    dict(type='WeightSourceCheckHook'),
+    dict(type='ImageBankHook',
+         bank_file='work_dirs/image_banks/luad-histoseg_medclip-swin.pth'),
+]

@@ -1,0 +1,116 @@
+"""Build or load the image bank and install its prototypes in the model."""
+import os.path as osp
+from typing import Optional
+
+from mmengine.dist import barrier, is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop
+from mmseg.registry import DATASETS, HOOKS
+
+from ...image_bank import build_image_bank, load_image_bank, save_image_bank
+
+
+def bank_from_config(cfg, encoder, **settings) -> dict:
+    """Build a bank from ``cfg.train_dataloader.dataset``'s training split.
+
+    Args:
+        cfg (Config): Full config; its training dataset must read labels
+            from file names (``cls_label_from='filename'``) or masks.
+        encoder (nn.Module): The frozen image encoder.
+        **settings: :func:`build_image_bank` keyword arguments.
+    """
+    ds_cfg = cfg.train_dataloader.dataset.copy()
+    ds_cfg['pipeline'] = []
+    dataset = DATASETS.build(ds_cfg)
+    if dataset.cls_label_from == 'filename':
+        labels = dataset.get_cls_labels()
+    else:  # labels derived from masks: read them once
+        import numpy as np
+        from PIL import Image
+        labels = []
+        for i in range(len(dataset)):
+            values = np.unique(
+                np.asarray(Image.open(dataset.get_data_info(i)
+                                      ['seg_map_path'])))
+            label = np.zeros(dataset.background_index, np.uint8)
+            label[values[values < dataset.background_index]] = 1
+            labels.append(label)
+        labels = np.stack(labels)
+    paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    return build_image_bank(paths, labels, dataset.tissue_classes, encoder,
+                            **settings)
+
+
+def tissue_classes(cfg):
+    """Tissue class names of the config's dataset type, from its METAINFO."""
+    ds_cfg = (cfg.get('train_dataloader') or cfg.test_dataloader).dataset
+    meta = DATASETS.get(ds_cfg.type).METAINFO
+    return tuple(meta['classes'][:meta['background_index']])
+
+
+@HOOKS.register_module()
+class ImageBankHook(Hook):
+    """Give the model its prototypes before the run.
+
+    ``bank_file`` is loaded when it exists (checked against the dataset's
+    classes and the encoder's feature size); otherwise, in training, it is
+    built from the training split with the model's own frozen encoder and
+    saved atomically (rank 0 builds, the others wait and load). At test time
+    a missing file is fine when the checkpoint holds the prototypes.
+
+    Args:
+        bank_file (str): Path of the bank file.
+        k_per_class (int): Clusters per class. Defaults to 3.
+        n_per_cluster (int): Images averaged per prototype. Defaults to 100.
+        max_white_fraction (float): Patches whiter than this are left out.
+        grey_threshold (float): Grey level (0-255) counted as white.
+        batch_size (int): Encoding batch size.
+        rebuild (bool): Rebuild even when the file exists.
+    """
+    priority = 'VERY_HIGH'
+
+    def __init__(self, bank_file: str, k_per_class: int = 3,
+                 n_per_cluster: int = 100, max_white_fraction: float = 0.5,
+                 grey_threshold: float = 200., batch_size: int = 32,
+                 rebuild: bool = False) -> None:
+        self.bank_file = bank_file
+        self.settings = dict(
+            k_per_class=k_per_class, n_per_cluster=n_per_cluster,
+            max_white_fraction=max_white_fraction,
+            grey_threshold=grey_threshold, batch_size=batch_size)
+        self.rebuild = rebuild
+
+    def before_run(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        exists = osp.isfile(self.bank_file) and not self.rebuild
+        # Runner.train() builds the train loop before `before_run`.
+        training = isinstance(getattr(runner, '_train_loop', None), BaseLoop)
+        if not exists:
+            if not training and model.head.has_prototypes:
+                return
+            if not training and not runner.cfg.get('load_from'):
+                raise FileNotFoundError(
+                    f'image bank {self.bank_file} not found and no '
+                    'checkpoint to take prototypes from; build it with '
+                    'tools/build_image_bank.py CONFIG')
+            if not training:
+                return  # the checkpoint loaded next holds the prototypes
+            if is_main_process():
+                print_log(f'building the image bank {self.bank_file}',
+                          logger='current')
+                bank = bank_from_config(
+                    runner.cfg, model.image_encoder,
+                    seed=runner.cfg.get('randomness', {}).get('seed') or 0,
+                    **self.settings)
+                save_image_bank(self.bank_file, bank)
+            barrier()
+        bank = load_image_bank(
+            self.bank_file, tissue_classes(runner.cfg),
+            feature_dim=model.image_encoder.out_channels)
+        model.head.set_prototypes(bank['prototypes'], bank['k_per_class'])
+        print_log(
+            f'image bank {self.bank_file}: {bank["k_per_class"]} prototypes '
+            f'per class, encoder {bank["encoder"]}', logger='current')

@@ -1,0 +1,77 @@
+"""The image-bank file: prototypes in a tensor file loaded safely.
+
+Format (``torch.save`` of a dict of tensors, numbers, strings and lists;
+read with ``weights_only=True``, no allow-list needed):
+
+- ``format``: ``'mmseg-pbip-image-bank'``, ``version``: 1
+- ``prototypes``: float32 ``[sum(K), d]``, grouped by class in class order
+- ``k_per_class``: list[int], ``class_names``: list[str]
+- ``encoder``: str (encoder type and weight source), ``feature_dim``: int
+- ``cluster_members``: list (per prototype) of list[str] image paths
+- ``settings``: dict of the build settings
+"""
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+import torch
+
+from ..utils import safe_load
+
+FORMAT = 'mmseg-pbip-image-bank'
+VERSION = 1
+
+
+def save_image_bank(path: str, bank: dict) -> None:
+    """Validate and write a bank atomically (temporary name, then rename)."""
+    check_image_bank(bank, path)
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = osp.join(osp.dirname(osp.abspath(path)),
+                   f'.tmp-{os.getpid()}-{osp.basename(path)}')
+    torch.save(dict(bank, format=FORMAT, version=VERSION), tmp)
+    os.replace(tmp, path)
+
+
+def check_image_bank(bank: dict, path: str,
+                     class_names: Optional[Sequence[str]] = None,
+                     feature_dim: Optional[int] = None) -> dict:
+    """Check a bank's structure and, optionally, that it fits a config.
+
+    Raises:
+        ValueError: naming ``path`` and the mismatch.
+    """
+    keys = {'prototypes', 'k_per_class', 'class_names', 'encoder',
+            'feature_dim', 'cluster_members'}
+    if not isinstance(bank, dict) or not keys <= set(bank):
+        raise ValueError(f'{path}: not an image bank (needs keys '
+                         f'{sorted(keys)})')
+    protos, k = bank['prototypes'], list(bank['k_per_class'])
+    if not isinstance(protos, torch.Tensor) or protos.dim() != 2 or \
+            protos.shape[0] != sum(k) or protos.shape[1] != \
+            bank['feature_dim'] or len(k) != len(bank['class_names']):
+        raise ValueError(
+            f'{path}: inconsistent image bank: prototypes '
+            f'{tuple(getattr(protos, "shape", ()))}, k_per_class {k}, '
+            f"{len(bank['class_names'])} classes, feature_dim "
+            f"{bank['feature_dim']}")
+    if class_names is not None and list(class_names) != list(
+            bank['class_names']):
+        raise ValueError(
+            f"{path}: image bank classes {list(bank['class_names'])} differ "
+            f'from the dataset classes {list(class_names)}')
+    if feature_dim is not None and feature_dim != bank['feature_dim']:
+        raise ValueError(
+            f"{path}: image bank features are {bank['feature_dim']}-d, the "
+            f'configured encoder gives {feature_dim}-d (built with '
+            f"{bank['encoder']})")
+    return bank
+
+
+def load_image_bank(path: str, class_names=None, feature_dim=None) -> dict:
+    """Load a bank with safe loading and check it (see
+    :func:`check_image_bank`)."""
+    bank = safe_load(path, what='image bank')
+    if isinstance(bank, dict) and bank.get('format') != FORMAT:
+        raise ValueError(f'{path}: not an mmseg-pbip image bank (format '
+                         f"{bank.get('format')!r})")
+    return check_image_bank(bank, path, class_names, feature_dim)

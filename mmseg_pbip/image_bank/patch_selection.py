@@ -1,0 +1,46 @@
+"""Choose the training patches that may enter the image bank."""
+from typing import Dict, List, Sequence
+
+import cv2
+import numpy as np
+
+
+def read_rgb01(path: str) -> np.ndarray:
+    """Read an image as ``[H, W, 3]`` float32 RGB in [0, 1]."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f'{path}: cannot be read as an image')
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.
+
+
+def white_fraction(rgb01: np.ndarray, grey_threshold: float = 200.) -> float:
+    """Fraction of pixels whose mean intensity exceeds ``grey_threshold``
+    (0-255 scale): unstained glass."""
+    return float((rgb01.mean(-1) * 255 > grey_threshold).mean())
+
+
+def single_label_indices(labels: np.ndarray) -> Dict[int, List[int]]:
+    """Patches whose image-level label names exactly one class.
+
+    Args:
+        labels (np.ndarray): ``[M, N]`` multi-hot.
+
+    Returns:
+        dict[int, list[int]]: class -> indices of its single-label patches.
+    """
+    single = labels.sum(1) == 1
+    return {
+        c: np.flatnonzero(single & (labels[:, c] > 0)).tolist()
+        for c in range(labels.shape[1])
+    }
+
+
+def drop_white_patches(paths: Sequence[str], indices: Sequence[int],
+                       max_white_fraction: float,
+                       grey_threshold: float = 200.) -> List[int]:
+    """Keep the indices whose patch is at most ``max_white_fraction``
+    white."""
+    return [
+        i for i in indices if white_fraction(
+            read_rgb01(paths[i]), grey_threshold) <= max_white_fraction
+    ]

@@ -1,0 +1,9 @@
+from .clip_vision_encoder import CLIPVisionEncoder
+from .dinov2_encoder import DINOv2Encoder
+from .frozen_image_encoder import FrozenImageEncoder
+from .medclip_vision_encoder import MedCLIPVisionEncoder
+
+__all__ = [
+    'FrozenImageEncoder', 'MedCLIPVisionEncoder', 'CLIPVisionEncoder',
+    'DINOv2Encoder'
+]

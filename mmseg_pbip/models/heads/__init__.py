@@ -1,0 +1,3 @@
+from .prototype_sim_head import PrototypeSimHead
+
+__all__ = ['PrototypeSimHead']

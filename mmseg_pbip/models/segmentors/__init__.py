@@ -1,0 +1,3 @@
+from .pbip_segmentor import PBIPSegmentor
+
+__all__ = ['PBIPSegmentor']

@@ -1,0 +1,58 @@
+"""Convert NVlabs or Hugging Face MiT weights to MMSeg's MiT keys.
+
+    python tools/model_converters/mit2mmseg.py SRC DST [--source nvlabs|hf]
+
+SRC: NVlabs ``mit_b1.pth``, or a Hugging Face ``nvidia/mit-b1`` folder /
+``pytorch_model.bin`` / ``model.safetensors``. DST: a ``.pth`` holding
+``{'state_dict': ...}`` for ``init_cfg=dict(type='Pretrained',
+checkpoint=DST)`` on ``MixVisionTransformer``. Written to a temporary name,
+then renamed. Source files are read with safe loading only.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import torch
+
+from mmseg_pbip.utils import safe_load
+from mmseg_pbip.utils.mit_converters import convert_hf_mit, convert_nvlabs_mit
+
+
+def read_source(src):
+    if osp.isdir(src):
+        for name in ('model.safetensors', 'pytorch_model.bin'):
+            if osp.isfile(osp.join(src, name)):
+                return read_source(osp.join(src, name))
+        sys.exit(f'{src}: no model.safetensors or pytorch_model.bin inside')
+    if src.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        return load_file(src)
+    ckpt = safe_load(src, what='MiT checkpoint')
+    for key in ('state_dict', 'model'):
+        if isinstance(ckpt, dict) and key in ckpt:
+            return ckpt[key]
+    return ckpt
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('src')
+    parser.add_argument('dst')
+    parser.add_argument('--source', choices=['nvlabs', 'hf'], default=None,
+                        help='guessed from the keys when omitted')
+    args = parser.parse_args()
+    state = read_source(args.src)
+    source = args.source or ('hf' if any(
+        k.startswith(('segformer.', 'encoder.')) for k in state) else 'nvlabs')
+    convert = convert_hf_mit if source == 'hf' else convert_nvlabs_mit
+    out = convert(state)
+    tmp = osp.join(osp.dirname(osp.abspath(args.dst)),
+                   '.tmp-' + osp.basename(args.dst))
+    torch.save({'state_dict': out}, tmp)
+    os.replace(tmp, args.dst)
+    print(f'{args.src} ({source}): {len(out)} tensors -> {args.dst}')
+
+
+if __name__ == '__main__':
+    main()
