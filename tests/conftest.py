@@ -96,7 +96,7 @@ def demo_root(tmp_path_factory):
     """A small demo set (64 px) written by the real generator."""
     from mmseg_pbip.datasets import write_demo_dataset
     root = str(tmp_path_factory.mktemp('demo') / 'demo')
-    write_demo_dataset(root, num_train=16, num_val=6, num_test=4, size=64)
+    write_demo_dataset(root, num_train=32, num_val=6, num_test=4, size=64)
     return root
 
 
@@ -130,3 +130,27 @@ def tiny_segformer_options(data_root, work_dir, max_iters=2, interval=2):
 SEGFORMER_DEMO = osp.join(
     REPO, 'configs', 'segformer',
     'segformer_mit-b0_1xb8-200iters_demo-fullsup.py')
+
+
+PBIP_DEMO = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_demo.py')
+
+
+def tiny_pbip_options(data_root, work_dir, max_iters=2):
+    """``--cfg-options`` that shrink the PBIP demo config for tests."""
+    options = tiny_segformer_options(data_root, work_dir, max_iters,
+                                     interval=max_iters)
+    for key in ('model.decode_head.in_channels',
+                'model.decode_head.channels'):
+        options.pop(key)
+    options.update({
+        'model.head.in_channels': [8, 16, 40, 64],
+        'model.image_encoder.input_size': 56,
+        'model.image_encoder.hf_config.image_size': 56,
+        'model.image_encoder.hf_config.embed_dim': 8,
+        'model.image_encoder.hf_config.depths': [1, 1],
+        'model.image_encoder.hf_config.num_heads': [1, 2],
+        'custom_hooks.1.bank_file': osp.join(work_dir, 'bank.pth'),
+        'custom_hooks.1.n_per_cluster': 3,
+        'custom_hooks.1.k_per_class': 2,
+    })
+    return options

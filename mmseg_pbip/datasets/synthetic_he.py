@@ -30,7 +30,7 @@ PALETTE = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
            [255, 255, 255]]
 SPLITS = {'training': 0, 'val': 1, 'test': 2}
 # Bumped whenever the drawing changes, so stale demo folders are rewritten.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 def _smooth_noise(rng, size: int, sigma: float) -> np.ndarray:
@@ -94,7 +94,7 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         return img.astype(np.float32)
     if cls == 2:  # lymphocytes: packed small round dark-blue cells
         img = np.empty((size, size, 3), np.float32)
-        img[:] = (222, 186, 215)
+        img[:] = (204, 164, 198)
         img = np.clip(img, 0, 255).astype(np.uint8)
         _draw_cells(img, rng, int(900 * scale**2), (1.6 * scale, 2.6 * scale),
                     (48, 30, 112), jitter=15)

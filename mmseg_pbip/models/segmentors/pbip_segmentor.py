@@ -181,7 +181,11 @@ class PBIPSegmentor(BaseSegmentor):
                                            for s in data_samples):
             labels = self.cls_labels(data_samples).to(inputs.dtype)
         cams = self.fused_cams(inputs, labels)
-        pred = cams.argmax(1)
+        if labels is not None:  # ties at 0 must not pick an absent class
+            pred = cams.masked_fill(labels[:, :, None, None] == 0,
+                                    -1.).argmax(1)
+        else:
+            pred = cams.argmax(1)
         if self.white_threshold is not None:
             grey = self.images_01(inputs).mean(1) * 255
             pred = pred.masked_fill(grey > self.white_threshold,

@@ -1,0 +1,133 @@
+"""Image bank: selection, white filter, K-means, file round trip."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from mmseg_pbip.image_bank import (build_image_bank, load_image_bank,
+                                   save_image_bank, single_label_indices,
+                                   white_fraction)
+
+
+class MeanColourEncoder(nn.Module):
+    """A real (if tiny) encoder: mean colour and its square, ``[B, 6]``."""
+    out_channels = 6
+    description = 'MeanColourEncoder'
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer('dummy', torch.zeros(1))
+
+    def forward(self, x):
+        m = x.mean((2, 3))
+        return torch.cat([m, m**2], 1) + 1e-3
+
+
+def write(path, colour, white=0.0, size=16):
+    img = np.zeros((size, size, 3), np.uint8)
+    img[:] = colour
+    rows = int(round(white * size))
+    img[:rows] = 250
+    Image.fromarray(img).save(path)
+    return path
+
+
+@pytest.fixture
+def patches(tmp_path):
+    """Class 0: two colour modes; class 1: one; plus a white and a mixed
+    patch; class 2 has a single patch."""
+    paths, labels = [], []
+
+    def add(colour, label, white=0.0):
+        paths.append(write(str(tmp_path / f'p{len(paths)}.png'), colour,
+                           white))
+        labels.append(label)
+
+    for i in range(4):
+        add((200 - i, 40, 40), [1, 0, 0])  # reddish
+        add((40, 40, 200 - i), [1, 0, 0])  # bluish
+        add((40, 200 - i, 40), [0, 1, 0])
+    add((120, 60, 160), [1, 0, 0], white=0.9)  # mostly glass
+    add((0, 0, 0), [1, 1, 0])  # two labels: never in the bank
+    add((90, 90, 10), [0, 0, 1])
+    return paths, np.asarray(labels)
+
+
+def test_selection_helpers(patches):
+    paths, labels = patches
+    groups = single_label_indices(labels)
+    assert len(groups[0]) == 9 and len(groups[1]) == 4 and groups[2] == [14]
+    assert 13 not in sum(groups.values(), [])
+    img = np.asarray(Image.open(paths[12])).astype(np.float32) / 255
+    assert white_fraction(img) == pytest.approx(14 / 16, abs=0.07)
+
+
+def test_build_bank(patches, tmp_path):
+    paths, labels = patches
+    bank = build_image_bank(paths, labels, ['A', 'B', 'C'],
+                            MeanColourEncoder(), k_per_class=2,
+                            n_per_cluster=3, max_white_fraction=0.5)
+    # class C has one usable patch: K degrades to 1
+    assert bank['k_per_class'] == [2, 2, 1]
+    assert bank['prototypes'].shape == (5, 6)
+    members = bank['cluster_members']
+    assert all(len(m) <= 3 for m in members)
+    assert paths[12] not in sum(members, [])  # white patch filtered
+    assert paths[13] not in sum(members, [])  # multi-label never used
+    # class A's two clusters separate the red and the blue patches
+    reds = {paths[i] for i in range(0, 12, 3)}
+    first = set(members[0])
+    assert first <= reds or not (first & reds)
+    # file round trip with safe loading
+    path = str(tmp_path / 'bank.pth')
+    save_image_bank(path, bank)
+    loaded = load_image_bank(path, ['A', 'B', 'C'], feature_dim=6)
+    assert torch.equal(loaded['prototypes'], bank['prototypes'])
+    assert loaded['cluster_members'] == members
+    with pytest.raises(ValueError, match='differ from the dataset classes'):
+        load_image_bank(path, ['A', 'B', 'X'])
+    with pytest.raises(ValueError, match='512-d'):
+        load_image_bank(path, feature_dim=512)
+
+
+def test_deterministic(patches):
+    paths, labels = patches
+    a = build_image_bank(paths, labels, 'ABC', MeanColourEncoder(), 2, 3)
+    b = build_image_bank(paths, labels, 'ABC', MeanColourEncoder(), 2, 3)
+    assert torch.equal(a['prototypes'], b['prototypes'])
+
+
+def test_class_without_patches(patches):
+    paths, labels = patches
+    labels = labels.copy()
+    labels[14] = [1, 0, 0]
+    with pytest.raises(ValueError, match='class C has no single-label'):
+        build_image_bank(paths, labels, 'ABC', MeanColourEncoder())
+
+
+def test_bad_bank_files(tmp_path):
+    marker = tmp_path / 'ran'
+
+    class Payload:
+
+        def __reduce__(self):
+            return (open, (str(marker), 'w'))
+
+    evil = str(tmp_path / 'evil.pth')
+    torch.save({'prototypes': Payload()}, evil)
+    with pytest.raises(ValueError, match='cannot be loaded safely'):
+        load_image_bank(evil)
+    assert not marker.exists()
+    other = str(tmp_path / 'other.pth')
+    torch.save({'state_dict': {}}, other)
+    with pytest.raises(ValueError, match='not an mmseg-pbip image bank'):
+        load_image_bank(other)
+    bad = dict(prototypes=torch.zeros(3, 4), k_per_class=[1, 1],
+               class_names=['a', 'b'], encoder='x', feature_dim=4,
+               cluster_members=[])
+    with pytest.raises(ValueError, match='inconsistent'):
+        save_image_bank(str(tmp_path / 'bad.pth'), bad)
+    assert not osp.exists(str(tmp_path / 'bad.pth'))

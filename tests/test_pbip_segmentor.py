@@ -1,0 +1,113 @@
+"""PBIPSegmentor: loss and predict paths, and a real training run."""
+import os.path as osp
+
+import pytest
+import torch
+from conftest import PBIP_DEMO, tiny_pbip_options
+from mmengine.config import Config
+from mmengine.runner import Runner
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from mmseg_pbip.image_bank import load_image_bank
+from mmseg_pbip.utils import safe_load
+
+
+def build_model(demo_root, tmp_path, **model_overrides):
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.merge_from_dict(tiny_pbip_options(demo_root, str(tmp_path)))
+    cfg.model.update(model_overrides)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    k = (2, 1, 2, 1)
+    model.head.set_prototypes(torch.randn(sum(k), 512), k)
+    return model
+
+
+def batch(labels, size=64, white_corner=False):
+    imgs = torch.rand(len(labels), 3, size, size) * 120
+    if white_corner:
+        imgs[:, :, :8, :8] = 255.
+    samples = []
+    for label in labels:
+        s = SegDataSample(metainfo=dict(img_shape=(size, size),
+                                        ori_shape=(size, size)))
+        if label is not None:
+            s.gt_cls_label = torch.tensor(label, dtype=torch.float32)
+        samples.append(s)
+    return dict(inputs=list(imgs.to(torch.uint8)), data_samples=samples)
+
+
+def test_loss_path(demo_root, tmp_path):
+    model = build_model(demo_root, tmp_path)
+    data = model.data_preprocessor(batch([[1, 0, 1, 0], [0, 1, 0, 0]]),
+                                   True)
+    losses = model.loss(**data)
+    assert set(losses) == {'loss_cls', 'loss_fg', 'loss_bg', 'loss_cam_reg'}
+    total = sum(losses.values())
+    total.backward()
+    grads = [p.grad for p in model.backbone.parameters()]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    # the frozen encoder never gets gradients of its own
+    assert all(p.grad is None for p in model.image_encoder.parameters())
+
+
+def test_cls_only_ablation(demo_root, tmp_path):
+    model = build_model(demo_root, tmp_path, match_loss=None)
+    data = model.data_preprocessor(batch([[1, 1, 0, 0]]), True)
+    assert set(model.loss(**data)) == {'loss_cls'}
+
+
+def test_missing_labels_are_an_error(demo_root, tmp_path):
+    model = build_model(demo_root, tmp_path)
+    data = model.data_preprocessor(batch([None]), True)
+    with pytest.raises(KeyError, match='gt_cls_label'):
+        model.loss(**data)
+
+
+def test_predict_path(demo_root, tmp_path):
+    model = build_model(demo_root, tmp_path).eval()
+    data = model.data_preprocessor(
+        batch([[0, 1, 0, 1], [1, 0, 0, 0]], white_corner=True), False)
+    with torch.no_grad():
+        out = model.predict(**data)
+    for s, allowed in zip(out, [{1, 3, 4}, {0, 4}]):
+        pred = s.pred_sem_seg.data
+        assert pred.shape == (1, 64, 64)
+        assert set(pred.unique().tolist()) <= allowed
+        assert (pred[0, :8, :8] == 4).all()  # white glass -> background
+        assert s.seg_logits.data.shape == (4, 64, 64)
+    assert model._forward(data['inputs'])['cams'][0].shape[1] == 4
+    # without image-level labels every class may appear
+    data = model.data_preprocessor(batch([None]), False)
+    with torch.no_grad():
+        pred = model.predict(**data)[0].pred_sem_seg.data
+    assert set(pred.unique().tolist()) <= {0, 1, 2, 3, 4}
+
+
+def test_train_builds_bank_checkpoints_and_resumes(demo_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.merge_from_dict(tiny_pbip_options(demo_root, work_dir, max_iters=2))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    bank_file = osp.join(work_dir, 'bank.pth')
+    bank = load_image_bank(bank_file, ('TUM', 'STR', 'LYM', 'NEC'), 512)
+    # K = 2 per class, fewer where the tiny set has fewer usable patches
+    assert all(1 <= k <= 2 for k in bank['k_per_class'])
+    ckpt = safe_load(osp.join(work_dir, 'iter_2.pth'))
+    assert torch.equal(ckpt['state_dict']['head.prototypes'],
+                       bank['prototypes'])
+    assert ckpt['state_dict']['head.k_per_class'].tolist() == \
+        bank['k_per_class']
+    metrics = runner.val_loop.run()
+    assert {'mIoU', 'FwIoU', 'bIoU', 'Dice'} <= set(metrics)
+
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.merge_from_dict(tiny_pbip_options(demo_root, work_dir, max_iters=3))
+    cfg.resume = True
+    cfg.experiment_name = 'resumed'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 3
+    assert osp.isfile(osp.join(work_dir, 'iter_3.pth'))
