@@ -139,3 +139,27 @@ def test_every_config_parses(config):
     if osp.sep + '_base_' + osp.sep not in config:
         # full configs inherit the plugin import from default_runtime.py
         assert cfg.custom_imports['imports'] == ['mmseg_pbip']
+
+
+def test_pbip_tools(demo_root, tmp_path):
+    """build_image_bank, train, test and benchmark on the PBIP demo config."""
+    from conftest import PBIP_DEMO, tiny_pbip_options
+    work_dir = str(tmp_path / 'work')
+    opts = tiny_pbip_options(demo_root, work_dir)
+    bank = str(tmp_path / 'bank_tool.pth')
+    _, log = run(['tools/build_image_bank.py', PBIP_DEMO, '--out', bank] +
+                 cfg_options(opts))
+    assert 'k_per_class' in log and osp.isfile(bank)
+    opts['custom_hooks.1.bank_file'] = bank  # training loads, not builds
+    _, log = run(['tools/train.py', PBIP_DEMO] + cfg_options(opts))
+    assert 'building the image bank' not in log
+    assert f'image bank {bank}' in log
+    _, log = run(['tools/test.py', PBIP_DEMO,
+                  osp.join(work_dir, 'iter_2.pth'), '--work-dir',
+                  str(tmp_path / 'test')] + cfg_options(opts))
+    for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
+        assert re.search(rf'{key}: \d+\.\d+', log), key
+    _, log = run(['tools/analysis_tools/benchmark_train.py', PBIP_DEMO,
+                  '--iters', '1', '--warmup', '0'] + cfg_options(opts))
+    assert re.search(r'throughput: [\d.]+ images/s', log)
+    assert re.search(r'peak memory: \d+ MiB', log)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded demo data, on CPU: write the synthetic
-# BCSS-WSSS-format demo set, train, then test with mIoU / FwIoU / bIoU / Dice.
+# BCSS-WSSS-format demo set, build the image bank and train PBIP stage one
+# (configs/pbip/pbip_mit-b1_demo.py), then test its CAM pseudo masks with
+# mIoU / FwIoU / bIoU / Dice.
 # On first use this creates the environment (tools/setup_env.sh).
 #   CONFIG=... WORK_DIR=... bash tools/run_demo.sh [extra tools/train.py args]
 set -euo pipefail
@@ -8,7 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv=$(bash "$here/tools/setup_env.sh")
 py="$venv/bin/python"
 cd "$here"
-config=${CONFIG:-configs/segformer/segformer_mit-b0_1xb8-200iters_demo-fullsup.py}
+config=${CONFIG:-configs/pbip/pbip_mit-b1_demo.py}
 name=$(basename "$config" .py)
 work_dir=${WORK_DIR:-work_dirs/demo/$name}
 
