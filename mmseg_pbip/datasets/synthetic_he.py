@@ -30,7 +30,7 @@ PALETTE = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
            [255, 255, 255]]
 SPLITS = {'training': 0, 'val': 1, 'test': 2}
 # Bumped whenever the drawing changes, so stale demo folders are rewritten.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 
 def _smooth_noise(rng, size: int, sigma: float) -> np.ndarray:
@@ -86,7 +86,7 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         phase = (xx * np.cos(theta) + yy * np.sin(theta)) / (3.0 * scale + .5)
         fibres = 0.5 + 0.5 * np.sin(phase + warp)
         img = np.empty((size, size, 3), np.float32)
-        img[:] = (238, 170, 200)
+        img[:] = (226, 150, 190)
         img -= fibres[..., None] * np.asarray((30, 75, 45), np.float32)
         img = np.clip(img, 0, 255).astype(np.uint8)
         _draw_cells(img, rng, int(25 * scale**2), (1.5 * scale, 2.5 * scale),
@@ -101,8 +101,8 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         return img.astype(np.float32)
     # necrosis: pale, low-contrast, fragmented debris
     img = np.empty((size, size, 3), np.float32)
-    img[:] = (208, 168, 188)
-    img += 14 * _smooth_noise(rng, size, 6 * scale + 1)[..., None]
+    img[:] = (200, 160, 182)
+    img += 8 * _smooth_noise(rng, size, 6 * scale + 1)[..., None]
     img = np.clip(img, 0, 255).astype(np.uint8)
     _draw_cells(img, rng, int(320 * scale**2), (0.6 * scale, 1.8 * scale),
                 (170, 120, 170), jitter=30, aspect=2.0)
