@@ -237,3 +237,9 @@ def test_cls_labels_need_filename_mode(bcss_wsss_root):
     ds = eval_set(BCSSWSSSDataset, bcss_wsss_root)
     with pytest.raises(ValueError, match='get_cls_labels'):
         ds.get_cls_labels()
+
+
+def test_cls_label_from_mask():
+    from mmseg_pbip.datasets import cls_label_from_mask
+    mask = quadrant_mask((3, 4, 255, 1))
+    assert cls_label_from_mask(mask, 4).tolist() == [0, 1, 0, 1]

@@ -131,3 +131,17 @@ def test_bad_bank_files(tmp_path):
     with pytest.raises(ValueError, match='inconsistent'):
         save_image_bank(str(tmp_path / 'bad.pth'), bad)
     assert not osp.exists(str(tmp_path / 'bad.pth'))
+
+
+def test_bank_from_mask_labelled_split(masked_root, tmp_path):
+    """BCSS-style training split: labels from masks, read once each."""
+    from mmengine.config import ConfigDict
+
+    from mmseg_pbip.engine.hooks import bank_from_config
+    cfg = ConfigDict(train_dataloader=dict(dataset=dict(
+        type='BCSSDataset', data_root=masked_root,
+        data_prefix=dict(img_path='train/img', seg_map_path='train/mask'),
+        cls_label_from='mask')))
+    # train/case1 is all NEC: the only single-label patch
+    with pytest.raises(ValueError, match='class TUM has no single-label'):
+        bank_from_config(cfg, MeanColourEncoder(), k_per_class=1)

@@ -111,3 +111,21 @@ def test_train_builds_bank_checkpoints_and_resumes(demo_root, tmp_path):
     runner.train()
     assert runner.iter == 3
     assert osp.isfile(osp.join(work_dir, 'iter_3.pth'))
+
+
+def test_test_time_augmentation(demo_root, tmp_path):
+    model = build_model(demo_root, tmp_path).eval()
+    data = model.data_preprocessor(batch([[1, 1, 0, 1]]), False)
+    inputs = data['inputs']
+    with torch.no_grad():
+        model.tta_flips, model.tta_intensities = [False], [1.0]
+        plain = model.fused_cams(inputs)
+        # the identity "augmentation" through the TTA path changes nothing
+        model.tta_flips, model.tta_intensities = [False, False], [1.0]
+        assert torch.allclose(model.fused_cams(inputs), plain, atol=1e-5)
+        model.tta_flips, model.tta_intensities = [False, True], [0.9, 1.1]
+        cams = model.fused_cams(inputs)
+        flipped = model._fused_cams_once(inputs.flip(-1), None).flip(-1)
+    assert cams.shape == plain.shape
+    assert not torch.allclose(cams, plain)
+    assert torch.isfinite(cams).all() and flipped.shape == plain.shape

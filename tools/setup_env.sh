@@ -24,7 +24,8 @@ log() { echo "[setup_env] $*" >&2; }
 
 if [ -f "$venv/.complete" ]; then
   # Keep the editable install pointing at this checkout (a fresh clone lives elsewhere).
-  if ! "$venv/bin/python" -c "import mmseg_pbip, os, sys; sys.exit(os.path.dirname(os.path.dirname(mmseg_pbip.__file__)) != '$here')" 2>/dev/null; then
+  # (checked from / so that a checkout in the current folder does not mask it)
+  if ! (cd / && "$venv/bin/python" -c "import mmseg_pbip, os, sys; sys.exit(os.path.dirname(os.path.dirname(mmseg_pbip.__file__)) != '$here')") 2>/dev/null; then
     log "pointing the editable install at $here"
     "$venv/bin/pip" install --quiet --no-deps --no-build-isolation -e "$here" >&2
   fi

@@ -9,6 +9,8 @@ import os.path as osp
 import re
 from typing import Dict, List
 
+import numpy as np
+
 # format name -> (pattern matching the label group at the end of the stem, example)
 LABEL_FORMATS: Dict[str, tuple] = {
     'bcss-wsss': (re.compile(r'\[([01]+)\]$'), 'name+0[1101].png'),
@@ -73,3 +75,20 @@ def format_cls_label(label, label_format: str) -> str:
         return '[' + ' '.join(digits) + ']'
     raise ValueError(f'Unknown label_format {label_format!r}; expected one '
                      f'of {sorted(LABEL_FORMATS)}')
+
+
+def cls_label_from_mask(mask: np.ndarray, num_classes: int) -> np.ndarray:
+    """Image-level label of a mask: the tissue classes present.
+
+    Args:
+        mask (np.ndarray): ``[H, W]`` labels; values >= ``num_classes``
+            (background, ignore) are not classes.
+        num_classes (int): Number of tissue classes.
+
+    Returns:
+        np.ndarray: ``[num_classes]`` uint8 multi-hot.
+    """
+    values = np.unique(mask)
+    label = np.zeros(num_classes, dtype=np.uint8)
+    label[values[values < num_classes]] = 1
+    return label

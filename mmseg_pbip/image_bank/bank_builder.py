@@ -1,6 +1,7 @@
 """Build the image bank: encode single-label patches, K-means per class."""
 from typing import Dict, Sequence
 
+import cv2
 import numpy as np
 import torch
 from mmengine.logging import print_log
@@ -25,12 +26,10 @@ def encode_images(paths: Sequence[str], encoder: torch.nn.Module,
     for start in tqdm(range(0, len(paths), batch_size), desc=desc,
                       unit='batch', leave=False):
         imgs = [read_rgb01(p) for p in paths[start:start + batch_size]]
-        size = imgs[0].shape[:2]
+        h, w = imgs[0].shape[:2]  # the encoder resizes; a batch needs one
         imgs = [
-            img if img.shape[:2] == size else np.asarray(
-                torch.nn.functional.interpolate(
-                    torch.from_numpy(img).permute(2, 0, 1)[None],
-                    size=size)[0].permute(1, 2, 0)) for img in imgs
+            img if img.shape[:2] == (h, w) else cv2.resize(
+                img, (w, h), interpolation=cv2.INTER_LINEAR) for img in imgs
         ]
         batch = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
         feats.append(encoder(batch.to(device)).float().cpu())

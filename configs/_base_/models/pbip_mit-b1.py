@@ -56,4 +56,7 @@ model = dict(
     test_merge='max',
     cam_fusion_weights=(0., 0.3, 0.3, 0.4),
     mask_cams_by_label=True,
-    white_threshold=200.)
+    white_threshold=200.,
+    # released test-time CAMs: flip x intensity {0.9, 1.0, 1.1}
+    tta_flips=(False, True),
+    tta_intensities=(0.9, 1.0, 1.1))

@@ -3,6 +3,8 @@ import numpy as np
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
+from ..cls_label_parsing import cls_label_from_mask
+
 
 @TRANSFORMS.register_module()
 class LoadHistoAnnotations(LoadAnnotations):
@@ -58,9 +60,7 @@ class LoadHistoAnnotations(LoadAnnotations):
                 f'classes (0-{bg - 1} tissue, {bg} background, '
                 f'{self.ignore_index} ignore)')
         if 'gt_cls_label' not in results:
-            label = np.zeros(bg, dtype=np.uint8)
-            label[values[values < bg]] = 1
-            results['gt_cls_label'] = label
+            results['gt_cls_label'] = cls_label_from_mask(mask, bg)
         return results
 
     def __repr__(self) -> str:

@@ -1,14 +1,16 @@
 """Build or load the image bank and install its prototypes in the model."""
 import os.path as osp
-from typing import Optional
 
+import numpy as np
 from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmseg.registry import DATASETS, HOOKS
+from PIL import Image
 
+from ...datasets import cls_label_from_mask
 from ...image_bank import build_image_bank, load_image_bank, save_image_bank
 
 
@@ -26,18 +28,13 @@ def bank_from_config(cfg, encoder, **settings) -> dict:
     dataset = DATASETS.build(ds_cfg)
     if dataset.cls_label_from == 'filename':
         labels = dataset.get_cls_labels()
-    else:  # labels derived from masks: read them once
-        import numpy as np
-        from PIL import Image
-        labels = []
-        for i in range(len(dataset)):
-            values = np.unique(
+    else:  # labels derived from masks: read each mask once
+        labels = np.stack([
+            cls_label_from_mask(
                 np.asarray(Image.open(dataset.get_data_info(i)
-                                      ['seg_map_path'])))
-            label = np.zeros(dataset.background_index, np.uint8)
-            label[values[values < dataset.background_index]] = 1
-            labels.append(label)
-        labels = np.stack(labels)
+                                      ['seg_map_path'])),
+                dataset.background_index) for i in range(len(dataset))
+        ])
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
     return build_image_bank(paths, labels, dataset.tissue_classes, encoder,
                             **settings)

@@ -22,7 +22,8 @@ class PBIPSegmentor(BaseSegmentor):
     (:class:`ImgMatchLoss`, ``None`` for the classification-only ablation)
     re-encodes CAM-masked images with the frozen ``image_encoder``.
 
-    In ``predict`` mode the CAMs of every stage are upsampled, masked by the
+    In ``predict`` mode (averaged over the configured test-time flips and
+    intensity factors) the CAMs of every stage are upsampled, masked by the
     image-level label when the sample carries one (``gt_cls_label``; the
     standard protocol for pseudo masks), min-max normalised per class, fused
     with ``cam_fusion_weights`` and arg-maxed; pixels brighter than
@@ -42,6 +43,11 @@ class PBIPSegmentor(BaseSegmentor):
             ``gt_cls_label``. Defaults to True.
         white_threshold (float, optional): Grey level (0-255) above which a
             pixel is background; None to never mark background.
+        tta_flips (Sequence[bool]): Test-time horizontal flips, e.g.
+            ``(False, True)`` as released. Defaults to ``(False, )``.
+        tta_intensities (Sequence[float]): Test-time intensity factors on
+            the [0, 1] image, e.g. ``(0.9, 1.0, 1.1)`` as released.
+            Defaults to ``(1.0, )``.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -57,6 +63,8 @@ class PBIPSegmentor(BaseSegmentor):
                  cam_fusion_weights: Sequence[float] = (0., 0.3, 0.3, 0.4),
                  mask_cams_by_label: bool = True,
                  white_threshold: Optional[float] = 200.,
+                 tta_flips: Sequence[bool] = (False, ),
+                 tta_intensities: Sequence[float] = (1.0, ),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -80,6 +88,8 @@ class PBIPSegmentor(BaseSegmentor):
         self.cam_fusion_weights = [float(w) for w in cam_fusion_weights]
         self.mask_cams_by_label = mask_cams_by_label
         self.white_threshold = white_threshold
+        self.tta_flips = [bool(f) for f in tta_flips]
+        self.tta_intensities = [float(f) for f in tta_intensities]
         self.num_classes = self.head.num_classes
 
     # -- helpers -----------------------------------------------------------
@@ -140,17 +150,14 @@ class PBIPSegmentor(BaseSegmentor):
                                 self.head.prototypes))
         return losses
 
-    def fused_cams(self, inputs: Tensor,
-                   labels: Optional[Tensor] = None) -> Tensor:
-        """Fused, normalised class activation maps.
+    def images_to_inputs(self, images: Tensor) -> Tensor:
+        """RGB in [0, 1] back to the preprocessor's normalisation."""
+        pre = self.data_preprocessor
+        return (images * 255. - pre.mean) / pre.std
 
-        Args:
-            inputs (Tensor): ``[B, 3, H, W]`` preprocessed images.
-            labels (Tensor, optional): ``[B, N]`` image-level labels.
-
-        Returns:
-            Tensor: ``[B, N, H, W]`` in [0, 1].
-        """
+    def _fused_cams_once(self, inputs: Tensor,
+                         labels: Optional[Tensor]) -> Tensor:
+        """Fused CAMs of one (augmented) input, ``[B, N, H, W]``."""
         out = self._forward(inputs)
         fused = 0
         for w, cam in zip(self.cam_fusion_weights, out['cams']):
@@ -164,6 +171,31 @@ class PBIPSegmentor(BaseSegmentor):
             hi = cam.amax((2, 3), keepdim=True)
             fused = fused + w * (cam - lo) / (hi - lo + 1e-5)
         return fused
+
+    def fused_cams(self, inputs: Tensor,
+                   labels: Optional[Tensor] = None) -> Tensor:
+        """Fused, normalised class activation maps, averaged over the
+        test-time augmentations (``tta_flips`` x ``tta_intensities``).
+
+        Args:
+            inputs (Tensor): ``[B, 3, H, W]`` preprocessed images.
+            labels (Tensor, optional): ``[B, N]`` image-level labels.
+
+        Returns:
+            Tensor: ``[B, N, H, W]`` in [0, 1].
+        """
+        if tuple(self.tta_flips) == (False, ) and \
+                tuple(self.tta_intensities) == (1.0, ):
+            return self._fused_cams_once(inputs, labels)
+        images = self.images_01(inputs)
+        total = 0
+        for flip in self.tta_flips:
+            for factor in self.tta_intensities:
+                x = (images * factor).clamp(0, 1)
+                x = x.flip(-1) if flip else x
+                cams = self._fused_cams_once(self.images_to_inputs(x), labels)
+                total = total + (cams.flip(-1) if flip else cams)
+        return total / (len(self.tta_flips) * len(self.tta_intensities))
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]):
         """Fused CAMs without label masking, ``[B, N, H, W]``."""
