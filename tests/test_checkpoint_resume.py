@@ -113,3 +113,43 @@ def test_crafted_pickle_is_refused(tmp_path):
     assert not marker.exists()
     with pytest.raises(FileNotFoundError, match='does not exist'):
         safe_load(str(tmp_path / 'missing.pth'))
+
+
+def test_getattr_is_limited_to_history_buffer_methods():
+    import pickle
+
+    from mmengine.logging import HistoryBuffer
+
+    from mmseg_pbip.utils.safe_loading import history_buffer_getattr
+    assert history_buffer_getattr(HistoryBuffer, 'mean') is \
+        HistoryBuffer.mean
+    with pytest.raises(pickle.UnpicklingError, match='refused'):
+        history_buffer_getattr(HistoryBuffer, '__init__')
+    with pytest.raises(pickle.UnpicklingError, match='refused'):
+        history_buffer_getattr(torch, 'load')
+
+
+def test_crafted_getattr_payload_is_refused(tmp_path):
+    """getattr on an allowed class reaches nothing but its statistics
+    methods, and a direct os.system call never runs."""
+    import os
+
+    from mmengine.logging import HistoryBuffer
+    marker = tmp_path / 'ran'
+
+    class Reach:
+
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, '__init__'))
+
+    class Call:
+
+        def __reduce__(self):
+            return (os.system, (f'touch {marker}', ))
+
+    for payload in (Reach(), Call()):
+        path = str(tmp_path / 'evil.pth')
+        torch.save({'a': payload}, path)
+        with pytest.raises(ValueError, match='cannot be loaded safely'):
+            safe_load(path)
+    assert not marker.exists()
