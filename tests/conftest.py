@@ -154,3 +154,24 @@ def tiny_pbip_options(data_root, work_dir, max_iters=2):
         'custom_hooks.1.k_per_class': 2,
     })
     return options
+
+
+STAGE2_DEMO = osp.join(REPO, 'configs', 'stage2',
+                       'deeplabv3plus_r18-d8_1xb8-150iters_demo-pseudo.py')
+
+
+def tiny_stage2_options(data_root, work_dir, pseudo_dir, max_iters=2):
+    """``--cfg-options`` that shrink the stage-two demo config for tests."""
+    options = {
+        k: v
+        for k, v in tiny_segformer_options(data_root, work_dir, max_iters,
+                                           interval=max_iters).items()
+        if not k.startswith('model.')
+    }
+    options.update({
+        'model.data_preprocessor.size': (64, 64),
+        'train_dataloader.dataset.data_prefix.seg_map_path': pseudo_dir,
+        'model.decode_head.channels': 16,
+        'model.auxiliary_head.channels': 8,
+    })
+    return options

@@ -22,3 +22,9 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+# The stage-one model sees the image-level label derived from the mask.
+pseudo_label_pipeline = [
+    dict(type='LoadHistoImageFromFile'),
+    dict(type='LoadHistoAnnotations'),
+    dict(type='PackHistoSegInputs', with_seg=False),
+]

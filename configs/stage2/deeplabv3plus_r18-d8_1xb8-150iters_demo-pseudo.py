@@ -1,0 +1,39 @@
+# Stage two on the demo data: DeepLabV3+ with a ResNet-18 (so that it runs
+# in minutes on a CPU), trained on the pseudo labels of
+# configs/pbip/pbip_mit-b1_demo.py, tested on the demo test masks.
+# RANDOM WEIGHTS (allow_random_init): no ImageNet ResNet is downloaded here.
+_base_ = [
+    'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
+    '../_base_/models/histo_data_preprocessor.py',
+    '../_base_/datasets/demo.py',
+    '../_base_/schedules/sgd_poly_20k.py',
+    '../_base_/default_runtime.py',
+]
+allow_random_init = True
+pseudo_label_dir = 'pseudo_labels/pbip_mit-b1_demo'
+max_iters = 150
+model = dict(
+    data_preprocessor={{_base_.histo_data_preprocessor}},
+    pretrained=None,
+    backbone=dict(depth=18),
+    decode_head=dict(
+        in_channels=512, c1_in_channels=64, c1_channels=12, channels=64,
+        num_classes=5),
+    auxiliary_head=dict(in_channels=256, channels=32, num_classes=5))
+train_dataloader = dict(
+    batch_size=8,
+    dataset=dict(
+        data_prefix=dict(img_path='training', seg_map_path=pseudo_label_dir),
+        pipeline={{_base_.pseudo_train_pipeline}}))
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01))
+param_scheduler = [
+    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=75)
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=75, max_keep_ckpts=2))

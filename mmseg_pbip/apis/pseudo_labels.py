@@ -1,0 +1,109 @@
+"""Write stage-one pseudo labels as P-mode PNGs, resumably."""
+import glob
+import os
+import os.path as osp
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from mmengine.dataset import pseudo_collate
+from PIL import Image
+from tqdm import tqdm
+
+
+def pseudo_label_path(out_dir: str, img_path: str) -> str:
+    """``out_dir/<image stem>.png``: the name a stage-two dataset pairs."""
+    return osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
+
+
+def save_index_png(path: str, mask: np.ndarray, palette) -> None:
+    """Write ``mask`` as a P-mode PNG with ``palette``, atomically."""
+    image = Image.fromarray(mask.astype(np.uint8), mode='P')
+    flat = [int(v) for rgb in palette for v in rgb]
+    image.putpalette(flat + [0] * (768 - len(flat)))
+    tmp = osp.join(osp.dirname(path), '.tmp-' + osp.basename(path))
+    image.save(tmp, format='PNG')
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def generate_pseudo_labels(model: torch.nn.Module,
+                           dataset,
+                           out_dir: str,
+                           batch_size: int = 8,
+                           overlay_dir: Optional[str] = None,
+                           num_overlays: int = 0,
+                           on_batch: Optional[Callable[[int], None]] = None
+                           ) -> dict:
+    """Predict a pseudo mask for every image of ``dataset``.
+
+    Images whose PNG already exists are skipped (PNGs are written under a
+    temporary name and renamed, so an existing file is complete); leftover
+    temporary files of an interrupted run are removed. The model's own
+    ``predict`` applies the configured test-time augmentation, CAM fusion,
+    label masking and white background.
+
+    Args:
+        model (nn.Module): A segmentor in eval mode (e.g. PBIPSegmentor).
+        dataset: A dataset whose pipeline loads the image and packs
+            ``gt_cls_label`` (:class:`PackHistoSegInputs`).
+        out_dir (str): Folder of the PNGs, ``<stem>.png`` per image.
+        batch_size (int): Images per forward pass.
+        overlay_dir (str, optional): Where to save CAM overlays.
+        num_overlays (int): Overlays for the first N images written.
+        on_batch (callable, optional): Called with the number of images
+            written so far after every batch (progress hooks, tests).
+
+    Returns:
+        dict: ``total``, ``written``, ``skipped``.
+
+    Raises:
+        RuntimeError: If, at the end, some image has no pseudo label.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    for tmp in glob.glob(osp.join(out_dir, '.tmp-*')):
+        os.remove(tmp)
+    palette = dataset.metainfo['palette']
+    todo = [
+        i for i in range(len(dataset)) if not osp.isfile(
+            pseudo_label_path(out_dir, dataset.get_data_info(i)['img_path']))
+    ]
+    written = 0
+    model.eval()
+    for start in tqdm(range(0, len(todo), batch_size), desc='pseudo labels',
+                      unit='batch'):
+        batch = pseudo_collate(
+            [dataset[i] for i in todo[start:start + batch_size]])
+        data = model.data_preprocessor(batch, False)
+        for sample in model.predict(**data):
+            mask = sample.pred_sem_seg.data[0].cpu().numpy()
+            path = pseudo_label_path(out_dir, sample.img_path)
+            save_index_png(path, mask, palette)
+            if overlay_dir and written < num_overlays:
+                save_overlay(overlay_dir, sample.img_path, mask, palette)
+            written += 1
+        if on_batch is not None:
+            on_batch(written)
+    missing = [
+        dataset.get_data_info(i)['img_path'] for i in range(len(dataset))
+        if not osp.isfile(
+            pseudo_label_path(out_dir, dataset.get_data_info(i)['img_path']))
+    ]
+    if missing:
+        raise RuntimeError(f'{len(missing)} images have no pseudo label in '
+                           f'{out_dir}, e.g. {missing[:3]}')
+    return dict(total=len(dataset), written=written,
+                skipped=len(dataset) - len(todo))
+
+
+def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
+                 palette, alpha: float = 0.5) -> None:
+    """Image | coloured pseudo mask blended on it, side by side."""
+    os.makedirs(overlay_dir, exist_ok=True)
+    img = np.asarray(Image.open(img_path).convert('RGB'), dtype=np.float32)
+    colours = np.asarray(palette, dtype=np.float32)[mask]
+    blend = (1 - alpha) * img + alpha * colours
+    side = np.concatenate([img, blend], axis=1).astype(np.uint8)
+    Image.fromarray(side).save(
+        osp.join(overlay_dir,
+                 osp.splitext(osp.basename(img_path))[0] + '_overlay.png'))

@@ -1,0 +1,109 @@
+"""Demo data -> stage one -> pseudo labels -> stage two -> test metrics."""
+import glob
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from conftest import (PBIP_DEMO, STAGE2_DEMO, tiny_pbip_options,
+                      tiny_stage2_options)
+from mmengine.config import Config
+from mmengine.runner import Runner, load_checkpoint
+from mmseg.registry import DATASETS, MODELS
+from PIL import Image
+from test_tools import cfg_options, run
+
+from mmseg_pbip.apis import generate_pseudo_labels
+from mmseg_pbip.image_bank import load_image_bank
+
+
+def stage_one(demo_root, tmp_path):
+    work = str(tmp_path / 'stage1')
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.merge_from_dict(tiny_pbip_options(demo_root, work))
+    Runner.from_cfg(cfg).train()
+    return cfg, osp.join(work, 'iter_2.pth')
+
+
+def pseudo_label_setup(cfg, ckpt):
+    ds_cfg = cfg.train_dataloader.dataset.copy()
+    ds_cfg['pipeline'] = cfg.pseudo_label_pipeline
+    dataset = DATASETS.build(ds_cfg)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, ckpt, map_location='cpu', strict=True)
+    return model.eval(), dataset
+
+
+def png_bytes(folder):
+    out = {}
+    for path in sorted(glob.glob(osp.join(folder, '*.png'))):
+        with open(path, 'rb') as f:
+            out[osp.basename(path)] = f.read()
+    return out
+
+
+def test_interrupted_pseudo_labels_resume(demo_root, tmp_path):
+    cfg, ckpt = stage_one(demo_root, tmp_path)
+    model, dataset = pseudo_label_setup(cfg, ckpt)
+    full = str(tmp_path / 'full')
+    stats = generate_pseudo_labels(model, dataset, full, batch_size=4)
+    assert stats == dict(total=len(dataset), written=len(dataset),
+                         skipped=0)
+
+    part = str(tmp_path / 'part')
+
+    def stop(written):
+        if written >= 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_pseudo_labels(model, dataset, part, batch_size=4,
+                               on_batch=stop)
+    assert len(os.listdir(part)) == 8
+    # a half-written temporary file of a killed run is cleaned up
+    with open(osp.join(part, '.tmp-half.png'), 'wb') as f:
+        f.write(b'\x89PNG')
+    stats = generate_pseudo_labels(model, dataset, part, batch_size=4)
+    assert stats['skipped'] == 8 and stats['written'] == len(dataset) - 8
+    assert png_bytes(part) == png_bytes(full)
+    assert not glob.glob(osp.join(part, '.tmp-*'))
+
+
+@pytest.mark.slow
+def test_demo_pipeline_end_to_end(demo_root, tmp_path):
+    # stage one (bank + training) through the Runner
+    cfg, ckpt = stage_one(demo_root, tmp_path)
+    bank = load_image_bank(cfg.custom_hooks[1].bank_file)
+    assert bank['prototypes'].shape[1] == 512
+    # pseudo labels through the tool
+    pseudo = str(tmp_path / 'pseudo')
+    opts = tiny_pbip_options(demo_root, str(tmp_path / 'stage1'))
+    _, log = run(['tools/generate_pseudo_labels.py', PBIP_DEMO, ckpt,
+                  '--out-dir', pseudo, '--overlay-dir',
+                  str(tmp_path / 'overlays'), '--num-overlays', '2'] +
+                 cfg_options(opts))
+    names = sorted(os.listdir(osp.join(demo_root, 'training')))
+    written = sorted(os.listdir(pseudo))
+    assert written == names  # one per training image, same name
+    mask = Image.open(osp.join(pseudo, written[0]))
+    assert mask.mode == 'P' and mask.size == (64, 64)
+    assert mask.getpalette()[9:15] == [153, 0, 255, 255, 255, 255]
+    assert set(np.unique(np.asarray(mask)).tolist()) <= {0, 1, 2, 3, 4}
+    assert len(os.listdir(str(tmp_path / 'overlays'))) == 2
+    # stage two trains on them and is tested on the real masks
+    work2 = str(tmp_path / 'stage2')
+    opts2 = tiny_stage2_options(demo_root, work2, pseudo)
+    run(['tools/train.py', STAGE2_DEMO] + cfg_options(opts2))
+    ckpt2 = osp.join(work2, 'iter_2.pth')
+    assert osp.isfile(ckpt2)
+    _, log = run(['tools/test.py', STAGE2_DEMO, ckpt2, '--work-dir',
+                  osp.join(work2, 'test')] + cfg_options(opts2))
+    _, report = run(['tools/analysis_tools/multi_seed_report.py', 'collect',
+                     work2, '--names', 'stage two', '--out',
+                     str(tmp_path / 'summary.json')])
+    assert '| stage two | 1 |' in report
+    for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
+        assert f'{key} (%)' in report
+    assert osp.isfile(str(tmp_path / 'summary.md'))
+    assert torch.load(ckpt2, weights_only=True)['meta']['iter'] == 2
