@@ -107,3 +107,23 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
         assert f'{key} (%)' in report
     assert osp.isfile(str(tmp_path / 'summary.md'))
     assert torch.load(ckpt2, weights_only=True)['meta']['iter'] == 2
+
+
+def test_overlay_panels(tmp_path):
+    from mmseg_pbip.apis.pseudo_labels import save_overlay
+    img = str(tmp_path / 'a.png')
+    Image.fromarray(np.full((8, 6, 3), 100, np.uint8)).save(img)
+    mask = np.zeros((8, 6), np.int64)
+    mask[:, 3:] = 4
+    cams = np.zeros((4, 8, 6), np.float32)
+    cams[0, :, :3] = 1.
+    palette = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
+               [255, 255, 255]]
+    save_overlay(str(tmp_path / 'o'), img, mask, palette, cams)
+    out = np.asarray(Image.open(str(tmp_path / 'o' / 'a_overlay.png')))
+    assert out.shape == (8, 18, 3)
+    assert (out[0, 0] == 100).all()  # the image itself
+    assert tuple(out[0, 6]) == (177, 177, 50)  # hot: towards yellow
+    assert tuple(out[0, 9]) == (100, 100, 100)  # no activation
+    assert tuple(out[0, 12]) == (177, 50, 50)  # TUM red blended
+    assert tuple(out[0, 17]) == (177, 177, 177)  # background white blended

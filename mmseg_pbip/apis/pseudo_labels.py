@@ -49,7 +49,8 @@ def generate_pseudo_labels(model: torch.nn.Module,
             ``gt_cls_label`` (:class:`PackHistoSegInputs`).
         out_dir (str): Folder of the PNGs, ``<stem>.png`` per image.
         batch_size (int): Images per forward pass.
-        overlay_dir (str, optional): Where to save CAM overlays.
+        overlay_dir (str, optional): Where to save overlays (image, CAM
+            heat map, pseudo mask).
         num_overlays (int): Overlays for the first N images written.
         on_batch (callable, optional): Called with the number of images
             written so far after every batch (progress hooks, tests).
@@ -80,7 +81,10 @@ def generate_pseudo_labels(model: torch.nn.Module,
             path = pseudo_label_path(out_dir, sample.img_path)
             save_index_png(path, mask, palette)
             if overlay_dir and written < num_overlays:
-                save_overlay(overlay_dir, sample.img_path, mask, palette)
+                cams = sample.seg_logits.data.cpu().numpy() \
+                    if 'seg_logits' in sample else None
+                save_overlay(overlay_dir, sample.img_path, mask, palette,
+                             cams)
             written += 1
         if on_batch is not None:
             on_batch(written)
@@ -97,13 +101,29 @@ def generate_pseudo_labels(model: torch.nn.Module,
 
 
 def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
-                 palette, alpha: float = 0.5) -> None:
-    """Image | coloured pseudo mask blended on it, side by side."""
+                 palette, cams: Optional[np.ndarray] = None,
+                 alpha: float = 0.5) -> None:
+    """Image | CAM heat map | pseudo mask blended on the image.
+
+    Args:
+        overlay_dir (str): Output folder (``<stem>_overlay.png``).
+        img_path (str): The image.
+        mask (np.ndarray): ``[H, W]`` pseudo label.
+        palette (list): Dataset palette, one RGB per label.
+        cams (np.ndarray, optional): ``[N, H, W]`` fused CAMs in [0, 1]; the
+            heat map shows their maximum over classes.
+        alpha (float): Opacity of the colours.
+    """
     os.makedirs(overlay_dir, exist_ok=True)
     img = np.asarray(Image.open(img_path).convert('RGB'), dtype=np.float32)
     colours = np.asarray(palette, dtype=np.float32)[mask]
-    blend = (1 - alpha) * img + alpha * colours
-    side = np.concatenate([img, blend], axis=1).astype(np.uint8)
-    Image.fromarray(side).save(
+    panels = [img]
+    if cams is not None:
+        heat = np.clip(cams.max(0), 0, 1)[..., None]
+        red_to_yellow = np.concatenate(
+            [np.ones_like(heat), heat, np.zeros_like(heat)], -1) * 255
+        panels.append((1 - alpha * heat) * img + alpha * heat * red_to_yellow)
+    panels.append((1 - alpha) * img + alpha * colours)
+    Image.fromarray(np.concatenate(panels, axis=1).astype(np.uint8)).save(
         osp.join(overlay_dir,
                  osp.splitext(osp.basename(img_path))[0] + '_overlay.png'))
