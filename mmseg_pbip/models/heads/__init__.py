@@ -1,3 +1,4 @@
+from .cam_cls_head import CAMClsHead
 from .prototype_sim_head import PrototypeSimHead
 
-__all__ = ['PrototypeSimHead']
+__all__ = ["CAMClsHead", "PrototypeSimHead"]

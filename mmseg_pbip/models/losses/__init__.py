@@ -1,4 +1,6 @@
 from .img_match_loss import ImgMatchLoss
 from .multi_stage_cls_loss import MultiStageClsLoss
+from .pscl_loss import PSCLLoss
+from .supcon_loss import SupConLoss
 
-__all__ = ['ImgMatchLoss', 'MultiStageClsLoss']
+__all__ = ["ImgMatchLoss", "MultiStageClsLoss", "PSCLLoss", "SupConLoss"]

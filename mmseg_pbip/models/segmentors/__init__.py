@@ -1,3 +1,5 @@
 from .pbip_segmentor import PBIPSegmentor
+from .pscl_segmentor import PSCLSegmentor
+from .wsss_cam_segmentor import WSSSCAMSegmentor
 
-__all__ = ['PBIPSegmentor']
+__all__ = ['WSSSCAMSegmentor', 'PBIPSegmentor', 'PSCLSegmentor']

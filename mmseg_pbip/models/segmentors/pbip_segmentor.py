@@ -3,16 +3,16 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.structures import PixelData
-from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+
+from .wsss_cam_segmentor import WSSSCAMSegmentor
 
 Tensor = torch.Tensor
 
 
 @MODELS.register_module()
-class PBIPSegmentor(BaseSegmentor):
+class PBIPSegmentor(WSSSCAMSegmentor):
     """Prototype-Based Image Prompting (Tang et al., CVPR 2025), stage one.
 
     ``backbone`` (MMSeg's ``MixVisionTransformer``) gives multi-scale
@@ -68,7 +68,8 @@ class PBIPSegmentor(BaseSegmentor):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+            head['num_classes'], mask_cams_by_label, white_threshold, None,
+            tta_flips, tta_intensities, data_preprocessor, init_cfg)
         self.backbone = MODELS.build(backbone)
         self.head = MODELS.build(head)
         self.image_encoder = MODELS.build(image_encoder)
@@ -86,28 +87,6 @@ class PBIPSegmentor(BaseSegmentor):
         self.train_merge = train_merge
         self.test_merge = test_merge
         self.cam_fusion_weights = [float(w) for w in cam_fusion_weights]
-        self.mask_cams_by_label = mask_cams_by_label
-        self.white_threshold = white_threshold
-        self.tta_flips = [bool(f) for f in tta_flips]
-        self.tta_intensities = [float(f) for f in tta_intensities]
-        self.num_classes = self.head.num_classes
-
-    # -- helpers -----------------------------------------------------------
-    def images_01(self, inputs: Tensor) -> Tensor:
-        """Undo the data preprocessor: ``[B, 3, H, W]`` RGB in [0, 1]."""
-        pre = self.data_preprocessor
-        return ((inputs * pre.std + pre.mean) / 255.).clamp(0, 1)
-
-    @staticmethod
-    def cls_labels(data_samples: List[SegDataSample]) -> Tensor:
-        """``[B, N]`` image-level labels of the batch."""
-        missing = [i for i, s in enumerate(data_samples)
-                   if 'gt_cls_label' not in s]
-        if missing:
-            raise KeyError(
-                'PBIPSegmentor trains on image-level labels, but samples '
-                f"{missing} have no 'gt_cls_label' (use PackHistoSegInputs)")
-        return torch.stack([s.gt_cls_label for s in data_samples])
 
     def select_pairs(self, out: Dict[str, List[Tensor]],
                      labels: Tensor) -> Tensor:
@@ -150,11 +129,6 @@ class PBIPSegmentor(BaseSegmentor):
                                 self.head.prototypes))
         return losses
 
-    def images_to_inputs(self, images: Tensor) -> Tensor:
-        """RGB in [0, 1] back to the preprocessor's normalisation."""
-        pre = self.data_preprocessor
-        return (images * 255. - pre.mean) / pre.std
-
     def _fused_cams_once(self, inputs: Tensor,
                          labels: Optional[Tensor]) -> Tensor:
         """Fused CAMs of one (augmented) input, ``[B, N, H, W]``."""
@@ -172,66 +146,3 @@ class PBIPSegmentor(BaseSegmentor):
             fused = fused + w * (cam - lo) / (hi - lo + 1e-5)
         return fused
 
-    def fused_cams(self, inputs: Tensor,
-                   labels: Optional[Tensor] = None) -> Tensor:
-        """Fused, normalised class activation maps, averaged over the
-        test-time augmentations (``tta_flips`` x ``tta_intensities``).
-
-        Args:
-            inputs (Tensor): ``[B, 3, H, W]`` preprocessed images.
-            labels (Tensor, optional): ``[B, N]`` image-level labels.
-
-        Returns:
-            Tensor: ``[B, N, H, W]`` in [0, 1].
-        """
-        if tuple(self.tta_flips) == (False, ) and \
-                tuple(self.tta_intensities) == (1.0, ):
-            return self._fused_cams_once(inputs, labels)
-        images = self.images_01(inputs)
-        total = 0
-        for flip in self.tta_flips:
-            for factor in self.tta_intensities:
-                x = (images * factor).clamp(0, 1)
-                x = x.flip(-1) if flip else x
-                cams = self._fused_cams_once(self.images_to_inputs(x), labels)
-                total = total + (cams.flip(-1) if flip else cams)
-        return total / (len(self.tta_flips) * len(self.tta_intensities))
-
-    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]):
-        """Fused CAMs without label masking, ``[B, N, H, W]``."""
-        return self.fused_cams(inputs)
-
-    def predict(self, inputs: Tensor,
-                data_samples: Optional[List[SegDataSample]] = None
-                ) -> List[SegDataSample]:
-        """Pseudo masks: ``pred_sem_seg`` ``[1, H, W]`` with tissue classes
-        0..N-1 and background N, and the fused CAMs as ``seg_logits``."""
-        if data_samples is None:
-            data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
-        labels = None
-        if self.mask_cams_by_label and all('gt_cls_label' in s
-                                           for s in data_samples):
-            labels = self.cls_labels(data_samples).to(inputs.dtype)
-        cams = self.fused_cams(inputs, labels)
-        if labels is not None:  # ties at 0 must not pick an absent class
-            pred = cams.masked_fill(labels[:, :, None, None] == 0,
-                                    -1.).argmax(1)
-        else:
-            pred = cams.argmax(1)
-        if self.white_threshold is not None:
-            grey = self.images_01(inputs).mean(1) * 255
-            pred = pred.masked_fill(grey > self.white_threshold,
-                                    self.num_classes)
-        for i, sample in enumerate(data_samples):
-            h, w = sample.metainfo.get('img_shape', inputs.shape[-2:])
-            logits, seg = cams[i, :, :h, :w], pred[i, :h, :w]
-            ori = sample.metainfo.get('ori_shape', (h, w))
-            if tuple(ori) != (h, w):
-                logits = F.interpolate(logits[None], size=ori,
-                                       mode='bilinear')[0]
-                seg = F.interpolate(seg[None, None].float(), size=ori,
-                                    mode='nearest')[0, 0].long()
-            sample.set_data(
-                dict(seg_logits=PixelData(data=logits),
-                     pred_sem_seg=PixelData(data=seg[None])))
-        return data_samples

@@ -1,0 +1,46 @@
+# PSCL stage two on the demo data: Mask2Former on the small demo Swin of
+# configs/pscl/pscl_swin-t_demo.py, started from its stage-one checkpoint,
+# trained on its pseudo labels, 150 iterations on a CPU.
+_base_ = ['./mask2former_swin-t_pseudo-base.py']
+stage1_checkpoint = 'work_dirs/demo/pscl_swin-t_demo/iter_150.pth'
+dataset = dict(type='BCSSWSSSDataset', data_root='data/demo')
+max_iters = 150
+model = dict(
+    backbone=dict(
+        embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8],
+        init_cfg=dict(checkpoint=stage1_checkpoint)),
+    decode_head=dict(
+        in_channels=[32, 64, 128, 256],
+        feat_channels=64,
+        out_channels=64,
+        num_queries=20,
+        pixel_decoder=dict(
+            encoder=dict(
+                num_layers=2,
+                layer_cfg=dict(
+                    self_attn_cfg=dict(embed_dims=64, num_heads=4),
+                    ffn_cfg=dict(embed_dims=64, feedforward_channels=256))),
+            positional_encoding=dict(num_feats=32)),
+        positional_encoding=dict(num_feats=32),
+        transformer_decoder=dict(
+            num_layers=3,
+            layer_cfg=dict(
+                self_attn_cfg=dict(embed_dims=64, num_heads=4),
+                cross_attn_cfg=dict(embed_dims=64, num_heads=4),
+                ffn_cfg=dict(embed_dims=64, feedforward_channels=256))),
+        train_cfg=dict(num_points=3136)))
+train_dataloader = dict(
+    num_workers=1,
+    dataset=dict(
+        dataset,
+        data_prefix=dict(seg_map_path='pseudo_labels/pscl_swin-t_demo')))
+val_dataloader = dict(num_workers=1, dataset=dataset)
+test_dataloader = dict(num_workers=1, dataset=dataset)
+optim_wrapper = dict(optimizer=dict(lr=2e-4))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0, power=1.0, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=75)
+default_hooks = dict(
+    logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))

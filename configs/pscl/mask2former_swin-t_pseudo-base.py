@@ -1,0 +1,100 @@
+# PSCL stage two, shared part: MMSeg's Mask2Former Swin-T config (it needs
+# mmdet) re-targeted at a histopathology dataset's pseudo labels. The Swin
+# backbone starts from the PSCL stage-one checkpoint (`stage1_checkpoint`,
+# its `backbone.*` weights) and the whole model trains end to end.
+# Children set the dataset (type, data_root, pseudo_label_dir) and
+# stage1_checkpoint. Labels: 4 tissue classes + background (4).
+_base_ = ['mmseg::mask2former/mask2former_swin-t_8xb2-160k_ade20k-512x512.py']
+custom_imports = dict(
+    imports=['mmdet.models', 'mmseg_pbip'], allow_failed_imports=False)
+default_scope = 'mmseg'
+num_classes = 5
+crop_size = (224, 224)
+stage1_checkpoint = 'work_dirs/pscl_swin-t_bcss-wsss/iter_11711.pth'
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[170.34, 121.89, 180.03],
+    std=[44.37, 57.63, 50.49],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+    size=crop_size)
+model = dict(
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        init_cfg=dict(
+            type='Pretrained', checkpoint=stage1_checkpoint,
+            prefix='backbone.')),
+    decode_head=dict(
+        num_classes=num_classes,
+        loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])))
+dataset_type = 'BCSSWSSSDataset'
+data_root = 'data/BCSS-WSSS'
+pseudo_label_dir = 'pseudo_labels/pscl_swin-t_bcss-wsss'
+train_pipeline = [
+    dict(type='LoadHistoImageFromFile'),
+    dict(type='LoadHistoAnnotations'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='RandomFlip', prob=0.5, direction='vertical'),
+    dict(type='RandomRotate90', prob=0.5),
+    dict(type='PackHistoSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadHistoImageFromFile'),
+    dict(type='LoadHistoAnnotations'),
+    dict(type='PackHistoSegInputs'),
+]
+train_dataloader = dict(
+    _delete_=True,
+    batch_size=8,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='training', seg_map_path=pseudo_label_dir),
+        cls_label_from='filename',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    _delete_=True,
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='val/img', seg_map_path='val/mask'),
+        cls_label_from='mask',
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    _delete_=True,
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='test/img', seg_map_path='test/mask'),
+        cls_label_from='mask',
+        pipeline=test_pipeline))
+val_evaluator = dict(
+    _delete_=True, type='HistoSegMetric', background_mode='count',
+    boundary_ratio=0.02)
+test_evaluator = val_evaluator
+max_iters = 20000
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=max_iters,
+         by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=2000)
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000,
+                    max_keep_ckpts=3, save_last=True),
+    visualization=dict(type='SegVisualizationHook', interval=1))
+custom_hooks = [dict(type='WeightSourceCheckHook')]
+allow_random_init = False
+env_cfg = dict(cudnn_benchmark=False)

@@ -1,0 +1,149 @@
+"""Base of the segmentors whose predictions are CAM pseudo masks."""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import BaseSegmentor
+from mmseg.structures import SegDataSample
+
+Tensor = torch.Tensor
+
+
+class WSSSCAMSegmentor(BaseSegmentor):
+    """Shared inference of the weakly supervised (CAM) segmentors.
+
+    Subclasses implement :meth:`_fused_cams_once` (``[B, N, H, W]`` class
+    maps in [0, 1] of one input). This class averages them over test-time
+    flips x intensity factors, masks classes absent from the image-level
+    label (when the sample carries ``gt_cls_label``), takes the argmax, marks
+    as background (index ``num_classes``) the pixels whose best score is
+    below ``bg_score`` (a concatenated constant background map) and those
+    brighter than ``white_threshold`` (glass), and restores the original
+    size.
+
+    Args:
+        num_classes (int): Tissue classes ``N``; background is ``N``.
+        mask_cams_by_label (bool): Zero classes absent from the label.
+        white_threshold (float, optional): Grey level (0-255) above which a
+            pixel is background; None to never mark glass.
+        bg_score (float, optional): Score of a concatenated background map;
+            None for none.
+        tta_flips (Sequence[bool]): Test-time horizontal flips.
+        tta_intensities (Sequence[float]): Test-time intensity factors on
+            the [0, 1] image.
+        data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 mask_cams_by_label: bool = True,
+                 white_threshold: Optional[float] = 200.,
+                 bg_score: Optional[float] = None,
+                 tta_flips: Sequence[bool] = (False, ),
+                 tta_intensities: Sequence[float] = (1.0, ),
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.num_classes = num_classes
+        self.mask_cams_by_label = mask_cams_by_label
+        self.white_threshold = white_threshold
+        self.bg_score = bg_score
+        self.tta_flips = [bool(f) for f in tta_flips]
+        self.tta_intensities = [float(f) for f in tta_intensities]
+
+    def images_01(self, inputs: Tensor) -> Tensor:
+        """Undo the data preprocessor: ``[B, 3, H, W]`` RGB in [0, 1]."""
+        pre = self.data_preprocessor
+        return ((inputs * pre.std + pre.mean) / 255.).clamp(0, 1)
+
+    def images_to_inputs(self, images: Tensor) -> Tensor:
+        """RGB in [0, 1] back to the preprocessor's normalisation."""
+        pre = self.data_preprocessor
+        return (images * 255. - pre.mean) / pre.std
+
+    @staticmethod
+    def cls_labels(data_samples: List[SegDataSample]) -> Tensor:
+        """``[B, N]`` image-level labels of the batch."""
+        missing = [i for i, s in enumerate(data_samples)
+                   if 'gt_cls_label' not in s]
+        if missing:
+            raise KeyError(
+                'weakly supervised training needs image-level labels, but '
+                f'samples '
+                f"{missing} have no 'gt_cls_label' (use PackHistoSegInputs)")
+        return torch.stack([s.gt_cls_label for s in data_samples])
+
+    def _fused_cams_once(self, inputs: Tensor,
+                         labels: Optional[Tensor]) -> Tensor:
+        """``[B, N, H, W]`` class maps in [0, 1] of one input."""
+        raise NotImplementedError
+
+    def fused_cams(self, inputs: Tensor,
+                   labels: Optional[Tensor] = None) -> Tensor:
+        """Fused, normalised class activation maps, averaged over the
+        test-time augmentations (``tta_flips`` x ``tta_intensities``).
+
+        Args:
+            inputs (Tensor): ``[B, 3, H, W]`` preprocessed images.
+            labels (Tensor, optional): ``[B, N]`` image-level labels.
+
+        Returns:
+            Tensor: ``[B, N, H, W]`` in [0, 1].
+        """
+        if tuple(self.tta_flips) == (False, ) and \
+                tuple(self.tta_intensities) == (1.0, ):
+            return self._fused_cams_once(inputs, labels)
+        images = self.images_01(inputs)
+        total = 0
+        for flip in self.tta_flips:
+            for factor in self.tta_intensities:
+                x = (images * factor).clamp(0, 1)
+                x = x.flip(-1) if flip else x
+                cams = self._fused_cams_once(self.images_to_inputs(x), labels)
+                total = total + (cams.flip(-1) if flip else cams)
+        return total / (len(self.tta_flips) * len(self.tta_intensities))
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]):
+        """Fused CAMs without label masking, ``[B, N, H, W]``."""
+        return self.fused_cams(inputs)
+
+    def predict(self, inputs: Tensor,
+                data_samples: Optional[List[SegDataSample]] = None
+                ) -> List[SegDataSample]:
+        """Pseudo masks: ``pred_sem_seg`` ``[1, H, W]`` with tissue classes
+        0..N-1 and background N, and the fused CAMs as ``seg_logits``."""
+        if data_samples is None:
+            data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
+        labels = None
+        if self.mask_cams_by_label and all('gt_cls_label' in s
+                                           for s in data_samples):
+            labels = self.cls_labels(data_samples).to(inputs.dtype)
+        cams = self.fused_cams(inputs, labels)
+        if labels is not None:  # ties at 0 must not pick an absent class
+            pred = cams.masked_fill(labels[:, :, None, None] == 0,
+                                    -1.).argmax(1)
+        else:
+            pred = cams.argmax(1)
+        if self.bg_score is not None:
+            pred = pred.masked_fill(cams.amax(1) < self.bg_score,
+                                    self.num_classes)
+        if self.white_threshold is not None:
+            grey = self.images_01(inputs).mean(1) * 255
+            pred = pred.masked_fill(grey > self.white_threshold,
+                                    self.num_classes)
+        for i, sample in enumerate(data_samples):
+            h, w = sample.metainfo.get('img_shape', inputs.shape[-2:])
+            logits, seg = cams[i, :, :h, :w], pred[i, :h, :w]
+            ori = sample.metainfo.get('ori_shape', (h, w))
+            if tuple(ori) != (h, w):
+                logits = F.interpolate(logits[None], size=ori,
+                                       mode='bilinear')[0]
+                seg = F.interpolate(seg[None, None].float(), size=ori,
+                                    mode='nearest')[0, 0].long()
+            sample.set_data(
+                dict(seg_logits=PixelData(data=logits),
+                     pred_sem_seg=PixelData(data=seg[None])))
+        return data_samples
