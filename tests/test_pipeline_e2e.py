@@ -127,3 +127,40 @@ def test_overlay_panels(tmp_path):
     assert tuple(out[0, 9]) == (100, 100, 100)  # no activation
     assert tuple(out[0, 12]) == (177, 50, 50)  # TUM red blended
     assert tuple(out[0, 17]) == (177, 177, 177)  # background white blended
+
+
+@pytest.mark.slow
+def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
+    """PSCL stage one -> pseudo labels -> Mask2Former on its Swin -> test,
+    through the same tools as PBIP."""
+    from conftest import REPO, tiny_segformer_options
+    pscl = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-t_demo.py')
+    m2f = osp.join(REPO, 'configs', 'pscl',
+                   'mask2former_swin-t_1xb8-150iters_demo-pseudo.py')
+    work1, work2 = str(tmp_path / 's1'), str(tmp_path / 's2')
+    base = {
+        k: v for k, v in tiny_segformer_options(demo_root, work1).items()
+        if not k.startswith('model.')
+    }
+    opts1 = dict(base, **{'model.data_preprocessor.size': (64, 64),
+                          'model.tta_flips': [False]})
+    run(['tools/train.py', pscl] + cfg_options(opts1))
+    ckpt = osp.join(work1, 'iter_2.pth')
+    pseudo = str(tmp_path / 'pseudo')
+    run(['tools/generate_pseudo_labels.py', pscl, ckpt, '--out-dir', pseudo]
+        + cfg_options(opts1))
+    assert len(os.listdir(pseudo)) == len(
+        os.listdir(osp.join(demo_root, 'training')))
+    opts2 = dict(base, **{
+        'work_dir': work2,
+        'model.data_preprocessor.size': (64, 64),
+        'model.backbone.init_cfg.checkpoint': ckpt,
+        'train_dataloader.dataset.data_prefix.seg_map_path': pseudo,
+    })
+    _, log = run(['tools/train.py', m2f] + cfg_options(opts2))
+    assert 'pretrained weights from: model.backbone.init_cfg' in log
+    _, log = run(['tools/test.py', m2f, osp.join(work2, 'iter_2.pth'),
+                  '--work-dir', osp.join(work2, 'test')] +
+                 cfg_options(opts2))
+    for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
+        assert f'{key}: ' in log
