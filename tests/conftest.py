@@ -157,7 +157,7 @@ def tiny_pbip_options(data_root, work_dir, max_iters=2):
 
 
 STAGE2_DEMO = osp.join(REPO, 'configs', 'stage2',
-                       'deeplabv3plus_r18-d8_1xb8-150iters_demo-pseudo.py')
+                       'deeplabv3plus_r18-d16_1xb8-150iters_demo-pseudo.py')
 
 
 def tiny_stage2_options(data_root, work_dir, pseudo_dir, max_iters=2):

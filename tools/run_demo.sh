@@ -14,7 +14,7 @@ py="$venv/bin/python"
 cd "$here"
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
 stage1=${STAGE1:-configs/pbip/pbip_mit-b1_demo.py}
-stage2=${STAGE2:-configs/stage2/deeplabv3plus_r18-d8_1xb8-150iters_demo-pseudo.py}
+stage2=${STAGE2:-configs/stage2/deeplabv3plus_r18-d16_1xb8-150iters_demo-pseudo.py}
 work=${WORK_DIR:-work_dirs/demo}
 w1="$work/$(basename "$stage1" .py)"
 w2="$work/$(basename "$stage2" .py)"

@@ -19,7 +19,7 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
          by_epoch=False)
 ]
-train_cfg = dict(max_iters=max_iters, val_interval=75)
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=75, max_keep_ckpts=2))

@@ -1,5 +1,5 @@
-# Stage two on the demo data: DeepLabV3+ with a ResNet-18 (so that it runs
-# in minutes on a CPU), trained on the pseudo labels of
+# Stage two on the demo data: DeepLabV3+ with a ResNet-18 at output stride
+# 16 (so that it runs in minutes on a CPU), trained on the pseudo labels of
 # configs/pbip/pbip_mit-b1_demo.py, tested on the demo test masks.
 # RANDOM WEIGHTS (allow_random_init): no ImageNet ResNet is downloaded here.
 _base_ = [
@@ -15,10 +15,10 @@ max_iters = 150
 model = dict(
     data_preprocessor={{_base_.histo_data_preprocessor}},
     pretrained=None,
-    backbone=dict(depth=18),
+    backbone=dict(depth=18, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2)),
     decode_head=dict(
         in_channels=512, c1_in_channels=64, c1_channels=12, channels=64,
-        num_classes=5),
+        dilations=(1, 6, 12, 18), num_classes=5),
     auxiliary_head=dict(in_channels=256, channels=32, num_classes=5))
 train_dataloader = dict(
     batch_size=8,
@@ -33,7 +33,7 @@ param_scheduler = [
     dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
          by_epoch=False)
 ]
-train_cfg = dict(max_iters=max_iters, val_interval=75)
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=75, max_keep_ckpts=2))
