@@ -24,23 +24,23 @@ step() { echo "[run_demo] $(( $(date +%s) - start )) s: $*"; }
 
 step "demo data"
 "$py" tools/generate_demo_data.py data/demo
-step "stage one: image bank + PBIP training"
+step "stage one: training $(basename "$stage1" .py)"
 "$py" tools/train.py "$stage1" --work-dir "$w1"
-step "stage one: test (CAM pseudo masks on the demo test split)"
+step "stage one: test of its CAM pseudo masks on the demo test split"
 "$py" tools/test.py "$stage1" "$(cat "$w1/last_checkpoint")" \
   --work-dir "$w1/test" --show-dir "$w1/test/overlays"
 step "pseudo labels for every training image"
 rm -rf "$pseudo"  # they belong to the checkpoint just trained
 "$py" tools/generate_pseudo_labels.py "$stage1" "$(cat "$w1/last_checkpoint")" \
   --out-dir "$pseudo" --overlay-dir "$w1/pseudo_label_overlays"
-step "stage two: DeepLabV3+ on the pseudo labels"
+step "stage two: training $(basename "$stage2" .py) on the pseudo labels"
 "$py" tools/train.py "$stage2" --work-dir "$w2"
 step "stage two: test"
 "$py" tools/test.py "$stage2" "$(cat "$w2/last_checkpoint")" \
   --work-dir "$w2/test" --show-dir "$w2/test/overlays"
 step "summary"
 "$py" tools/analysis_tools/multi_seed_report.py collect "$w1" "$w2" \
-  --names "stage one (PBIP CAMs)" "stage two (DeepLabV3+)" \
+  --names "stage one: $(basename "$stage1" .py)" "stage two: $(basename "$stage2" .py)" \
   --out "$work/summary.json"
 cat <<MSG
 [run_demo] done in $(( $(date +%s) - start )) s. Synthetic data, random weights.
