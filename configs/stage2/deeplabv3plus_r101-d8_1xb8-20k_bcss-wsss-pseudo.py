@@ -7,22 +7,12 @@
 # 3. python tools/train.py THIS_CONFIG
 # Labels: 4 tissue classes + background (4), as in the dataset's masks.
 _base_ = [
-    'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
-    '../_base_/models/histo_data_preprocessor.py',
+    '../_base_/models/deeplabv3plus_r101-d8_histo.py',
     '../_base_/datasets/bcss-wsss.py',
     '../_base_/schedules/sgd_poly_20k.py',
     '../_base_/default_runtime.py',
 ]
 pseudo_label_dir = 'pseudo_labels/pbip_mit-b1_bcss-wsss'
-model = dict(
-    data_preprocessor={{_base_.histo_data_preprocessor}},
-    pretrained=None,
-    backbone=dict(
-        depth=101,
-        init_cfg=dict(
-            type='Pretrained', checkpoint='pretrained/resnet101_v1c.pth')),
-    decode_head=dict(num_classes=5),
-    auxiliary_head=dict(num_classes=5))
 train_dataloader = dict(
     batch_size=8,
     dataset=dict(
