@@ -1,6 +1,7 @@
 """BCSS, fully annotated (Amgad et al.), four-class subset."""
 from mmseg.registry import DATASETS
 
+from .bcss_wsss_dataset import BCSSWSSSDataset
 from .histo_wsss_dataset import HistoWSSSDataset
 
 
@@ -20,9 +21,6 @@ class BCSSDataset(HistoWSSSDataset):
         val/img/   *.png        val/mask/   *.png
         test/img/  *.png        test/mask/  *.png
     """
-    METAINFO = dict(
-        classes=('TUM', 'STR', 'LYM', 'NEC', 'BACK'),
-        palette=[[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
-                 [255, 255, 255]],
-        background_index=4)
+    # BCSS-WSSS is derived from BCSS: same classes, order and palette.
+    METAINFO = BCSSWSSSDataset.METAINFO
     LABEL_FORMAT = 'bcss-wsss'
