@@ -14,7 +14,7 @@ import time
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
+from mmseg.registry import HOOKS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.engine.hooks import bank_from_config
@@ -37,15 +37,12 @@ def main():
     if not hooks and not args.out:
         raise SystemExit(f'{args.config}: no ImageBankHook in custom_hooks; '
                          'give --out')
-    settings = dict(hooks[0]) if hooks else {}
-    settings.pop('type', None)
-    settings.pop('rebuild', None)
-    out = args.out or settings.pop('bank_file')
-    settings.pop('bank_file', None)
+    hook = HOOKS.build(hooks[0] if hooks else dict(
+        type='ImageBankHook', bank_file=args.out))
+    out = args.out or hook.bank_file
     encoder = MODELS.build(cfg.model.image_encoder).to(args.device)
     start = time.time()
-    seed = (cfg.get('randomness') or {}).get('seed') or 0
-    bank = bank_from_config(cfg, encoder, seed=seed, **settings)
+    bank = bank_from_config(cfg, encoder, **hook.settings)
     save_image_bank(out, bank)
     print(f'{out}: prototypes {tuple(bank["prototypes"].shape)}, '
           f'k_per_class {bank["k_per_class"]}, encoder {bank["encoder"]}, '

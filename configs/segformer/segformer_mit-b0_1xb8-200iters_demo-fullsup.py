@@ -15,19 +15,11 @@ model = dict(
     data_preprocessor={{_base_.histo_data_preprocessor}},
     decode_head=dict(num_classes=5, norm_cfg=norm_cfg))  # 4 tissue + bg
 
-fullsup_pipeline = [
-    dict(type='LoadHistoImageFromFile'),
-    dict(type='LoadHistoAnnotations'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='RandomRotate90', prob=0.5),
-    dict(type='PackHistoSegInputs'),
-]
 train_dataloader = dict(
     dataset=dict(
         data_prefix=dict(img_path='val/img', seg_map_path='val/mask'),
         cls_label_from='mask',
-        pipeline=fullsup_pipeline))
+        pipeline={{_base_.pseudo_train_pipeline}}))  # flips, rot90, masks
 val_dataloader = {{_base_.test_dataloader}}
 
 optim_wrapper = dict(

@@ -67,7 +67,6 @@ def _draw_cells(img, rng, count, radius, color, jitter=25, aspect=1.0):
 def _texture(rng, cls: int, size: int) -> np.ndarray:
     """Render a full ``[size, size, 3]`` RGB texture of one class."""
     scale = size / 224
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     if cls == BACKGROUND:
         img = np.full((size, size, 3), 244, np.float32)
         img += 4 * _smooth_noise(rng, size, 3)[..., None]
@@ -82,6 +81,7 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         return img.astype(np.float32)
     if cls == 1:  # stroma: wavy pink fibres
         theta = rng.uniform(0, np.pi)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
         warp = 6 * _smooth_noise(rng, size, 10 * scale + 1)
         phase = (xx * np.cos(theta) + yy * np.sin(theta)) / (3.0 * scale + .5)
         fibres = 0.5 + 0.5 * np.sin(phase + warp)

@@ -60,16 +60,8 @@ test_evaluator = val_evaluator
 # Stage two: the training split paired with a folder of pseudo-label PNGs
 # (data_prefix.seg_map_path, relative to data_root); labels stay those of the
 # file names, masks come from the pseudo labels.
-pseudo_train_pipeline = [
-    dict(type='LoadHistoImageFromFile'),
-    dict(type='LoadHistoAnnotations'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='RandomRotate90', prob=0.5),
-    dict(type='PackHistoSegInputs'),
-]
+pseudo_train_pipeline = (
+    train_pipeline[:1] + [dict(type='LoadHistoAnnotations')] +
+    train_pipeline[1:])
 # What tools/generate_pseudo_labels.py runs the stage-one model on.
-pseudo_label_pipeline = [
-    dict(type='LoadHistoImageFromFile'),
-    dict(type='PackHistoSegInputs'),
-]
+pseudo_label_pipeline = [test_pipeline[0], test_pipeline[-1]]

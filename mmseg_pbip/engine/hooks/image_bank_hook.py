@@ -19,7 +19,8 @@ def bank_from_config(cfg, encoder, **settings) -> dict:
 
     Args:
         cfg (Config): Full config; its training dataset must read labels
-            from file names (``cls_label_from='filename'``) or masks.
+            from file names (``cls_label_from='filename'``) or masks. Its
+            ``randomness.seed`` (0 when unset) seeds K-means.
         encoder (nn.Module): The frozen image encoder.
         **settings: :func:`build_image_bank` keyword arguments.
     """
@@ -36,8 +37,9 @@ def bank_from_config(cfg, encoder, **settings) -> dict:
                 dataset.background_index) for i in range(len(dataset))
         ])
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    seed = (cfg.get('randomness') or {}).get('seed') or 0
     return build_image_bank(paths, labels, dataset.tissue_classes, encoder,
-                            **settings)
+                            seed=seed, **settings)
 
 
 def tissue_classes(cfg):
@@ -86,22 +88,19 @@ class ImageBankHook(Hook):
         # Runner.train() builds the train loop before `before_run`.
         training = isinstance(getattr(runner, '_train_loop', None), BaseLoop)
         if not exists:
-            if not training and model.head.has_prototypes:
-                return
-            if not training and not runner.cfg.get('load_from'):
+            if not training:
+                # test / val: the checkpoint holds the prototypes
+                if model.head.has_prototypes or runner.cfg.get('load_from'):
+                    return
                 raise FileNotFoundError(
                     f'image bank {self.bank_file} not found and no '
                     'checkpoint to take prototypes from; build it with '
                     'tools/build_image_bank.py CONFIG')
-            if not training:
-                return  # the checkpoint loaded next holds the prototypes
             if is_main_process():
                 print_log(f'building the image bank {self.bank_file}',
                           logger='current')
-                bank = bank_from_config(
-                    runner.cfg, model.image_encoder,
-                    seed=runner.cfg.get('randomness', {}).get('seed') or 0,
-                    **self.settings)
+                bank = bank_from_config(runner.cfg, model.image_encoder,
+                                        **self.settings)
                 save_image_bank(self.bank_file, bank)
             barrier()
         bank = load_image_bank(
