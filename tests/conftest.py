@@ -1,6 +1,7 @@
 """Fixtures that write tiny datasets in the real on-disk formats."""
 import os
 import os.path as osp
+import zlib
 
 import numpy as np
 import pytest
@@ -44,10 +45,12 @@ def quadrant_mask(classes, size=64):
 
 
 def write_eval_split(root, split, masks, img_dir='img', mask_dir='mask'):
-    """Write ``root/split/{img,mask}/case<i>.png`` for each mask."""
+    """Write ``root/split/{img,mask}/case<i>.png`` for each mask (pixels
+    differ from every other split's)."""
     for i, mask in enumerate(masks):
         name = f'case{i}.png'
-        write_rgb(osp.join(root, split, img_dir, name), mask.shape, seed=i)
+        write_rgb(osp.join(root, split, img_dir, name), mask.shape,
+                  seed=zlib.crc32(split.encode()) + i)
         write_mask(osp.join(root, split, mask_dir, name), mask)
 
 
