@@ -1,6 +1,8 @@
 """Fixtures that write tiny datasets in the real on-disk formats."""
 import os
 import os.path as osp
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -178,3 +180,26 @@ def tiny_stage2_options(data_root, work_dir, pseudo_dir, max_iters=2):
         'model.auxiliary_head.channels': 8,
     })
     return options
+
+
+def run(args, cwd=REPO, check=True, env=None):
+    """Run ``python ARGS`` as a user would; returns (exit code, output)."""
+    env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} exited {proc.returncode}:\n{out[-4000:]}')
+    return proc.returncode, out
+
+
+def cfg_options(options):
+    """``--cfg-options`` arguments for a dict of options."""
+    items = []
+    for k, v in options.items():
+        if isinstance(v, (list, tuple)):
+            v = '[' + ','.join(str(x) for x in v) + ']'
+            if k.endswith('size'):
+                v = '(' + v[1:-1] + ')'
+        items.append(f'{k}={v}')
+    return ['--cfg-options'] + items

@@ -8,28 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, SEGFORMER_DEMO, tiny_segformer_options
-
-
-def run(args, cwd=REPO, check=True):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
-                          capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    if check and proc.returncode != 0:
-        raise AssertionError(f'{args} exited {proc.returncode}:\n{out[-4000:]}')
-    return proc.returncode, out
-
-
-def cfg_options(options):
-    items = []
-    for k, v in options.items():
-        if isinstance(v, (list, tuple)):
-            v = '[' + ','.join(str(x) for x in v) + ']'
-            if k.endswith('size'):
-                v = '(' + v[1:-1] + ')'
-        items.append(f'{k}={v}')
-    return ['--cfg-options'] + items
+from conftest import (REPO, SEGFORMER_DEMO, cfg_options, run,
+                      tiny_segformer_options)
 
 
 def test_generate_demo_data(tmp_path):

@@ -4,9 +4,14 @@
 _base_ = ['mmseg::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['mmseg_pbip'], allow_failed_imports=False)
-# CPU machines and the gloo backend work too; `--launcher pytorch` on GPUs
-# picks nccl through MMEngine when this is changed to 'nccl'.
+# Multi-process runs (`--launcher pytorch|slurm`, tools/dist_train.sh): nccl
+# between GPUs; tools/train.py switches to gloo on machines without CUDA.
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='nccl'))
+# MMEngine's DDP, also for CPU processes. `find_unused_parameters` goes here
+# (a top-level `find_unused_parameters` is read only without this dict).
+model_wrapper_cfg = dict(
+    type='DeviceAgnosticDDP', broadcast_buffers=False,
+    find_unused_parameters=False)
 custom_hooks = [dict(type='WeightSourceCheckHook')]
 # Training from random weights must be asked for (and is logged loudly).
 allow_random_init = False
@@ -16,9 +21,13 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # written to a temporary name and renamed: a run killed while saving
+    # still resumes (`--resume`) from a complete checkpoint
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=1000,
+        type='AtomicCheckpointHook', by_epoch=False, interval=1000,
         max_keep_ckpts=3, save_last=True),
+    # stops at the first NaN / inf loss, before it is saved
+    non_finite_loss=dict(type='NonFiniteLossHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # draws only with tools/test.py --show-dir; then every image
     visualization=dict(type='SegVisualizationHook', interval=1))

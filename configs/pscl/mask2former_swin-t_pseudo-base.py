@@ -92,9 +92,14 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=2000)
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=2000,
-                    max_keep_ckpts=3, save_last=True),
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
+                    interval=2000, max_keep_ckpts=3, save_last=True),
+    non_finite_loss=dict(type='NonFiniteLossHook'),
     visualization=dict(type='SegVisualizationHook', interval=1))
 custom_hooks = [dict(type='WeightSourceCheckHook')]
 allow_random_init = False
 env_cfg = dict(cudnn_benchmark=False)
+# as in _base_/default_runtime.py: DDP also for CPU (gloo) processes
+model_wrapper_cfg = dict(
+    type='DeviceAgnosticDDP', broadcast_buffers=False,
+    find_unused_parameters=False)

@@ -35,5 +35,5 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100,
-                    max_keep_ckpts=2, save_last=True))
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
+                    interval=100, max_keep_ckpts=2, save_last=True))

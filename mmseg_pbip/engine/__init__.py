@@ -1,3 +1,8 @@
-from .hooks import ImageBankHook, WeightSourceCheckHook
+from .hooks import (AtomicCheckpointHook, ImageBankHook, NonFiniteLossHook,
+                    WeightSourceCheckHook)
+from .model_wrappers import DeviceAgnosticDDP
 
-__all__ = ["ImageBankHook", "WeightSourceCheckHook"]
+__all__ = [
+    'AtomicCheckpointHook', 'ImageBankHook', 'NonFiniteLossHook',
+    'WeightSourceCheckHook', 'DeviceAgnosticDDP'
+]

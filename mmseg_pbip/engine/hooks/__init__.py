@@ -1,8 +1,11 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .image_bank_hook import ImageBankHook, bank_from_config
+from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 from .weight_source_check_hook import (WeightSourceCheckHook,
                                        find_pretrained_sources)
 
 __all__ = [
-    'ImageBankHook', 'bank_from_config', 'WeightSourceCheckHook',
+    'AtomicCheckpointHook', 'ImageBankHook', 'bank_from_config',
+    'NonFiniteLossError', 'NonFiniteLossHook', 'WeightSourceCheckHook',
     'find_pretrained_sources'
 ]

@@ -1,0 +1,47 @@
+"""Stop training at the first NaN or infinite loss."""
+import math
+
+import torch
+from mmengine.dist import all_reduce
+from mmengine.hooks import Hook
+from mmseg.registry import HOOKS
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss term became NaN or infinite."""
+
+
+@HOOKS.register_module()
+class NonFiniteLossHook(Hook):
+    """Raise :class:`NonFiniteLossError` when a loss term is not finite.
+
+    Runs after each training iteration, before the checkpoint and logger
+    hooks (priority ``ABOVE_NORMAL``), so the poisoned weights are never
+    saved: the last checkpoint stays the last good one. The message names
+    the iteration, every loss term with its value and that checkpoint. In
+    multi-process runs the ranks agree (all-reduce of a flag) so that all
+    stop together instead of waiting on each other.
+    """
+    priority = 'ABOVE_NORMAL'
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        terms = {
+            k: float(v) for k, v in (outputs or {}).items()
+            if 'loss' in k and isinstance(v, (torch.Tensor, float, int))
+        }
+        bad = torch.tensor(
+            float(any(not math.isfinite(v) for v in terms.values())))
+        all_reduce(bad)  # no-op in single-process runs
+        if not bad.item():
+            return
+        last = runner.message_hub.get_info('last_ckpt')
+        values = ', '.join(f'{k}={v:.4g}' for k, v in terms.items())
+        msg = (f'non-finite loss at iteration {runner.iter + 1}: {values} '
+               '(or on another rank); training stopped before saving. ' +
+               (f'Last good checkpoint: {last} (resume from it with '
+                '--resume after lowering the learning rate or checking the '
+                'data with tools/check_dataset.py).' if last else
+                'No checkpoint was saved yet.'))
+        runner.logger.error(msg)
+        raise NonFiniteLossError(msg)
