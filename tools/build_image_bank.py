@@ -2,36 +2,50 @@
 
     python tools/build_image_bank.py CONFIG [--out FILE] [--device cuda]
         [--cfg-options k=v ...]
+    torchrun --nproc_per_node N tools/build_image_bank.py CONFIG \
+        --launcher pytorch
+
 
 Reads the config's training split (single-label patches, labels from file
 names or masks) and its ``model.image_encoder``; writes the file named by the
 config's ``ImageBankHook`` (or ``--out``), atomically. Training loads that
-file instead of building it.
+file instead of building it. With ``--launcher``, the N processes share the
+reading and encoding (batches dealt round-robin, one GPU each when there are
+GPUs, gloo on CPUs) and rank 0 writes a bank identical to a one-process
+build.
 """
 import argparse
 import time
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.dist import barrier, is_main_process
 from mmengine.registry import init_default_scope
+from mmengine.runner import set_random_seed
 from mmseg.registry import HOOKS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.engine.hooks import bank_from_config
 from mmseg_pbip.image_bank import save_image_bank
+from mmseg_pbip.utils import init_launcher, local_device
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--out', help='bank file (default: the hook\'s)')
-    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--device',
+                        help='default: this process\'s GPU, else the CPU')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
+    init_launcher(args.launcher, cfg.get('env_cfg', {}).get(
+        'dist_cfg', {}).get('backend', 'nccl'))
     hooks = [h for h in cfg.get('custom_hooks', [])
              if h.get('type') == 'ImageBankHook']
     if not hooks and not args.out:
@@ -40,13 +54,20 @@ def main():
     hook = HOOKS.build(hooks[0] if hooks else dict(
         type='ImageBankHook', bank_file=args.out))
     out = args.out or hook.bank_file
-    encoder = MODELS.build(cfg.model.image_encoder).to(args.device)
+    # seeded as the runner seeds: encoders without weights (allowed only
+    # when the config says so) are then the same on every rank
+    set_random_seed((cfg.get('randomness') or {}).get('seed') or 0)
+    encoder = MODELS.build(cfg.model.image_encoder).to(
+        local_device(args.device))
     start = time.time()
     bank = bank_from_config(cfg, encoder, **hook.settings)
-    save_image_bank(out, bank)
-    print(f'{out}: prototypes {tuple(bank["prototypes"].shape)}, '
-          f'k_per_class {bank["k_per_class"]}, encoder {bank["encoder"]}, '
-          f'{time.time() - start:.1f} s')
+    if is_main_process():
+        save_image_bank(out, bank)
+    barrier()
+    if is_main_process():
+        print(f'{out}: prototypes {tuple(bank["prototypes"].shape)}, '
+              f'k_per_class {bank["k_per_class"]}, encoder '
+              f'{bank["encoder"]}, {time.time() - start:.1f} s')
 
 
 if __name__ == '__main__':

@@ -28,6 +28,8 @@ default_hooks = dict(
         max_keep_ckpts=3, save_last=True),
     # stops at the first NaN / inf loss, before it is saved
     non_finite_loss=dict(type='NonFiniteLossHook'),
+    # a checkpoint of other classes / shapes is an error, not a warning
+    checkpoint_check=dict(type='CheckpointCompatibilityHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # draws only with tools/test.py --show-dir; then every image
     visualization=dict(type='SegVisualizationHook', interval=1))

@@ -95,6 +95,7 @@ default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
                     interval=2000, max_keep_ckpts=3, save_last=True),
     non_finite_loss=dict(type='NonFiniteLossHook'),
+    checkpoint_check=dict(type='CheckpointCompatibilityHook'),
     visualization=dict(type='SegVisualizationHook', interval=1))
 custom_hooks = [dict(type='WeightSourceCheckHook')]
 allow_random_init = False

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 from sklearn.cluster import KMeans
-from tqdm import tqdm
 
+from ..utils import shard_map
 from .patch_selection import (drop_white_patches, read_rgb01,
                               single_label_indices)
 
@@ -18,22 +18,26 @@ def encode_images(paths: Sequence[str], encoder: torch.nn.Module,
                   desc: str = 'encoding') -> torch.Tensor:
     """Encode image files in batches.
 
+    In multi-process runs the batches are dealt to the ranks and the
+    features gathered (:func:`~mmseg_pbip.utils.shard_map`): every rank
+    returns all features, each batch computed as in a single process.
+
     Returns:
         Tensor: ``[M, d]`` float32 on the CPU.
     """
     device = device or next(encoder.buffers()).device
-    feats = []
-    for start in tqdm(range(0, len(paths), batch_size), desc=desc,
-                      unit='batch', leave=False):
-        imgs = [read_rgb01(p) for p in paths[start:start + batch_size]]
+
+    def encode(batch_paths):
+        imgs = [read_rgb01(p) for p in batch_paths]
         h, w = imgs[0].shape[:2]  # the encoder resizes; a batch needs one
         imgs = [
             img if img.shape[:2] == (h, w) else cv2.resize(
                 img, (w, h), interpolation=cv2.INTER_LINEAR) for img in imgs
         ]
         batch = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
-        feats.append(encoder(batch.to(device)).float().cpu())
-    return torch.cat(feats)
+        return encoder(batch.to(device)).float().cpu()
+
+    return torch.cat(shard_map(encode, list(paths), batch_size, desc))
 
 
 def build_image_bank(paths: Sequence[str], labels: np.ndarray,
@@ -101,6 +105,8 @@ def build_image_bank(paths: Sequence[str], labels: np.ndarray,
         k_per_class=ks,
         class_names=list(class_names),
         encoder=getattr(encoder, 'description', type(encoder).__name__),
+        encoder_fingerprint=encoder.fingerprint() if hasattr(
+            encoder, 'fingerprint') else None,
         feature_dim=int(protos[0].numel()),
         cluster_members=members,
         settings=dict(

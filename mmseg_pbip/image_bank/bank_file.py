@@ -7,6 +7,7 @@ read with ``weights_only=True``, no allow-list needed):
 - ``prototypes``: float32 ``[sum(K), d]``, grouped by class in class order
 - ``k_per_class``: list[int], ``class_names``: list[str]
 - ``encoder``: str (encoder type and weight source), ``feature_dim``: int
+- ``encoder_fingerprint``: str, SHA-1 of the encoder's weights (or None)
 - ``cluster_members``: list (per prototype) of list[str] image paths
 - ``settings``: dict of the build settings
 """
@@ -34,8 +35,17 @@ def save_image_bank(path: str, bank: dict) -> None:
 
 def check_image_bank(bank: dict, path: str,
                      class_names: Optional[Sequence[str]] = None,
-                     feature_dim: Optional[int] = None) -> dict:
+                     feature_dim: Optional[int] = None,
+                     encoder: Optional[str] = None) -> dict:
     """Check a bank's structure and, optionally, that it fits a config.
+
+    Args:
+        bank (dict): The loaded bank.
+        path (str): Its file, for messages.
+        class_names (Sequence[str], optional): The dataset's tissue classes.
+        feature_dim (int, optional): The configured encoder's output size.
+        encoder (nn.Module, optional): The configured encoder: its type
+            and, when the bank has one, its weights' fingerprint must match.
 
     Raises:
         ValueError: naming ``path`` and the mismatch.
@@ -64,14 +74,27 @@ def check_image_bank(bank: dict, path: str,
             f"{path}: image bank features are {bank['feature_dim']}-d, the "
             f'configured encoder gives {feature_dim}-d (built with '
             f"{bank['encoder']})")
+    if encoder is not None:
+        built_with = str(bank['encoder']).split('(')[0]
+        if built_with != type(encoder).__name__ or (
+                bank.get('encoder_fingerprint') and
+                bank['encoder_fingerprint'] != encoder.fingerprint()):
+            raise ValueError(
+                f"{path}: image bank was built with {bank['encoder']} (weights "
+                f"{str(bank.get('encoder_fingerprint'))[:12]}), the config's "
+                f'encoder is {encoder.description} (weights '
+                f'{encoder.fingerprint()[:12]}): the prototypes live in '
+                'another feature space. Rebuild the bank (tools/'
+                'build_image_bank.py CONFIG, or ImageBankHook rebuild=True)')
     return bank
 
 
-def load_image_bank(path: str, class_names=None, feature_dim=None) -> dict:
+def load_image_bank(path: str, class_names=None, feature_dim=None,
+                    encoder=None) -> dict:
     """Load a bank with safe loading and check it (see
     :func:`check_image_bank`)."""
     bank = safe_load(path, what='image bank')
     if isinstance(bank, dict) and bank.get('format') != FORMAT:
         raise ValueError(f'{path}: not an mmseg-pbip image bank (format '
                          f"{bank.get('format')!r})")
-    return check_image_bank(bank, path, class_names, feature_dim)
+    return check_image_bank(bank, path, class_names, feature_dim, encoder)

@@ -1,4 +1,9 @@
+from .dist_utils import init_launcher, local_device, shard_map
 from .safe_loading import (checkpoint_safe_globals, register_safe_globals,
-                           safe_load)
+                           register_safe_checkpoint_loader, safe_load)
 
-__all__ = ['checkpoint_safe_globals', 'register_safe_globals', 'safe_load']
+__all__ = [
+    'init_launcher', 'local_device', 'shard_map',
+    'checkpoint_safe_globals', 'register_safe_globals',
+    'register_safe_checkpoint_loader', 'safe_load'
+]

@@ -9,7 +9,14 @@ buffer's statistics methods (``getattr(HistoryBuffer, 'mean')``).
 ``mmseg_pbip`` is imported; safe loading itself stays on. ``getattr`` is not
 allow-listed as such: the name resolves to :func:`history_buffer_getattr`,
 which only returns HistoryBuffer's own statistics methods.
+
+:func:`register_safe_checkpoint_loader` also makes MMEngine's loader of
+local files (``load_from``, ``--resume``, ``init_cfg=Pretrained``,
+``tools/test.py CHECKPOINT``) call :func:`safe_load`, which passes
+``weights_only=True`` explicitly: MMEngine calls ``torch.load`` without it,
+which ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` would turn into full unpickling.
 """
+import os.path as osp
 import pickle
 
 import numpy as np
@@ -108,3 +115,24 @@ def safe_load(path: str, map_location='cpu', what: str = 'checkpoint'):
             f'{what} {path} cannot be loaded safely (weights_only=True): it '
             'is corrupt or holds objects outside the allow-list, and is '
             f'refused rather than unpickled. Cause: {e}') from e
+
+
+def load_local_checkpoint(filename: str, map_location=None):
+    """MMEngine's loader for local paths (scheme ``''``), loading safely.
+
+    Args:
+        filename (str): Checkpoint path (``~`` expanded).
+        map_location: As in :func:`torch.load`.
+
+    Returns:
+        dict: The checkpoint.
+    """
+    return safe_load(osp.expanduser(filename), map_location, 'checkpoint')
+
+
+def register_safe_checkpoint_loader() -> None:
+    """Route MMEngine's local checkpoint loading to
+    :func:`load_local_checkpoint`."""
+    from mmengine.runner import CheckpointLoader
+    CheckpointLoader.register_scheme(prefixes='', force=True)(
+        load_local_checkpoint)

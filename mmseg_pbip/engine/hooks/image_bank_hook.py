@@ -2,7 +2,7 @@
 import os.path as osp
 
 import numpy as np
-from mmengine.dist import barrier, is_main_process
+from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -54,10 +54,13 @@ class ImageBankHook(Hook):
     """Give the model its prototypes before the run.
 
     ``bank_file`` is loaded when it exists (checked against the dataset's
-    classes and the encoder's feature size); otherwise, in training, it is
-    built from the training split with the model's own frozen encoder and
-    saved atomically (rank 0 builds, the others wait and load). At test time
-    a missing file is fine when the checkpoint holds the prototypes.
+    classes, the encoder's feature size and the encoder itself); otherwise,
+    in training, it is built from the training split with the model's own
+    frozen encoder and saved atomically. In multi-process runs every rank
+    reads and encodes its share of the patches, rank 0 runs K-means and
+    writes the file, and all ranks load it: the bank is identical to a
+    single-process build. At test time a missing file is fine when the
+    checkpoint holds the prototypes.
 
     Args:
         bank_file (str): Path of the bank file.
@@ -67,27 +70,33 @@ class ImageBankHook(Hook):
         grey_threshold (float): Grey level (0-255) counted as white.
         batch_size (int): Encoding batch size.
         rebuild (bool): Rebuild even when the file exists.
+        check_encoder (bool): Refuse a bank built with another encoder
+            (type or weights' fingerprint) than the model's. Defaults to
+            True.
     """
     priority = 'VERY_HIGH'
 
     def __init__(self, bank_file: str, k_per_class: int = 3,
                  n_per_cluster: int = 100, max_white_fraction: float = 0.5,
                  grey_threshold: float = 200., batch_size: int = 32,
-                 rebuild: bool = False) -> None:
+                 rebuild: bool = False, check_encoder: bool = True) -> None:
         self.bank_file = bank_file
         self.settings = dict(
             k_per_class=k_per_class, n_per_cluster=n_per_cluster,
             max_white_fraction=max_white_fraction,
             grey_threshold=grey_threshold, batch_size=batch_size)
         self.rebuild = rebuild
+        self.check_encoder = check_encoder
 
     def before_run(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        exists = osp.isfile(self.bank_file) and not self.rebuild
+        # rank 0 decides: the others must not see a file it is writing
+        exists = [osp.isfile(self.bank_file) and not self.rebuild]
+        broadcast_object_list(exists)
         # Runner.train() builds the train loop before `before_run`.
         training = isinstance(getattr(runner, '_train_loop', None), BaseLoop)
-        if not exists:
+        if not exists[0]:
             if not training:
                 # test / val: the checkpoint holds the prototypes
                 if model.head.has_prototypes or runner.cfg.get('load_from'):
@@ -96,16 +105,18 @@ class ImageBankHook(Hook):
                     f'image bank {self.bank_file} not found and no '
                     'checkpoint to take prototypes from; build it with '
                     'tools/build_image_bank.py CONFIG')
+            print_log(f'building the image bank {self.bank_file}',
+                      logger='current')
+            bank = bank_from_config(runner.cfg, model.image_encoder,
+                                    **self.settings)
             if is_main_process():
-                print_log(f'building the image bank {self.bank_file}',
-                          logger='current')
-                bank = bank_from_config(runner.cfg, model.image_encoder,
-                                        **self.settings)
                 save_image_bank(self.bank_file, bank)
             barrier()
+        encoder = model.image_encoder
         bank = load_image_bank(
             self.bank_file, tissue_classes(runner.cfg),
-            feature_dim=model.image_encoder.out_channels)
+            feature_dim=encoder.out_channels,
+            encoder=encoder if self.check_encoder else None)
         model.head.set_prototypes(bank['prototypes'], bank['k_per_class'])
         print_log(
             f'image bank {self.bank_file}: {bank["k_per_class"]} prototypes '

@@ -30,15 +30,17 @@ class NonFiniteLossHook(Hook):
             k: float(v) for k, v in (outputs or {}).items()
             if 'loss' in k and isinstance(v, (torch.Tensor, float, int))
         }
-        bad = torch.tensor(
-            float(any(not math.isfinite(v) for v in terms.values())))
+        local = any(not math.isfinite(v) for v in terms.values())
+        bad = torch.tensor(float(local))
         all_reduce(bad)  # no-op in single-process runs
         if not bad.item():
             return
         last = runner.message_hub.get_info('last_ckpt')
         values = ', '.join(f'{k}={v:.4g}' for k, v in terms.items())
-        msg = (f'non-finite loss at iteration {runner.iter + 1}: {values} '
-               '(or on another rank); training stopped before saving. ' +
+        where = ': ' if local else ' on another rank (this rank: '
+        msg = (f'non-finite loss at iteration {runner.iter + 1}{where}'
+               f'{values}{"" if local else ")"}; training stopped before '
+               'saving. ' +
                (f'Last good checkpoint: {last} (resume from it with '
                 '--resume after lowering the learning rate or checking the '
                 'data with tools/check_dataset.py).' if last else

@@ -1,4 +1,5 @@
 """Base class of the frozen image encoders that embed whole images."""
+import hashlib
 import os.path as osp
 from typing import Optional, Sequence
 
@@ -88,6 +89,21 @@ class FrozenImageEncoder(BaseModule):
     def description(self) -> str:
         """str: Encoder type and weight source, stored in image banks."""
         return f'{type(self).__name__}({self.weights_source})'
+
+    def fingerprint(self) -> str:
+        """SHA-1 of the weights (names, shapes, values in order), stored in
+        image banks: the same encoder has the same fingerprint wherever its
+        files are, and any other weights have another one.
+
+        Returns:
+            str: 40 hex digits.
+        """
+        digest = hashlib.sha1()
+        for name, value in self.state_dict().items():
+            digest.update(f'{name}{tuple(value.shape)}{value.dtype}'.encode())
+            digest.update(value.detach().cpu().contiguous().view(
+                torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
 
 
 def check_weights(path: Optional[str], allow_random_init: bool, what: str,

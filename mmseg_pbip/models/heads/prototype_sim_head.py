@@ -40,6 +40,9 @@ class PrototypeSimHead(BaseModule):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    # their number follows the image bank, not the config
+    RESIZABLE_BUFFERS = ('prototypes', )
+
     def __init__(self,
                  in_channels: Sequence[int],
                  num_classes: int,

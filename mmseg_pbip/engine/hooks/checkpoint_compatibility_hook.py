@@ -1,0 +1,89 @@
+"""Refuse a checkpoint made for other classes before it half-loads."""
+import re
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner import find_latest_checkpoint
+from mmseg.registry import DATASETS, HOOKS
+
+
+def config_classes(cfg):
+    """Class names of the config's dataset type (``None`` if unknown)."""
+    for key in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
+        ds = (cfg.get(key) or {}).get('dataset') or {}
+        meta = ds.get('metainfo') or {}
+        if meta.get('classes'):
+            return list(meta['classes'])
+        ds_type = DATASETS.get(ds.get('type', ''))
+        if ds_type is not None and getattr(ds_type, 'METAINFO', {}).get(
+                'classes'):
+            return list(ds_type.METAINFO['classes'])
+    return None
+
+
+@HOOKS.register_module()
+class CheckpointCompatibilityHook(Hook):
+    """Check a loaded or resumed checkpoint against the model and dataset.
+
+    MMEngine loads checkpoints non-strictly: weights whose shape differs
+    (another number of classes) are skipped with a warning, and a
+    checkpoint of another dataset with the same number of classes loads
+    silently. This hook runs on the checkpoint before it reaches the model
+    and raises ``ValueError`` naming the file and the mismatch when
+
+    - the checkpoint's ``meta.dataset_meta.classes`` differ from the
+      config's dataset classes, or
+    - a weight present in both has another shape (e.g. a decode head for
+      5 classes loaded into one for 6).
+
+    Buffers a module lists in ``RESIZABLE_BUFFERS`` (the prototypes, whose
+    number follows the image bank) are exempt.
+
+    Args:
+        allow_mismatch (bool): Only warn (MMEngine's behaviour), e.g. to
+            fine-tune from a checkpoint of another dataset on purpose.
+            Defaults to False.
+    """
+    priority = 'VERY_HIGH'
+
+    def __init__(self, allow_mismatch: bool = False) -> None:
+        self.allow_mismatch = allow_mismatch
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        problems = []
+        saved = ((checkpoint.get('meta') or {}).get('dataset_meta')
+                 or {}).get('classes')
+        wanted = config_classes(runner.cfg)
+        if saved is not None and wanted is not None and \
+                list(saved) != wanted:
+            problems.append(f'it was trained on the classes {list(saved)}, '
+                            f'the config has {wanted}')
+        state = checkpoint.get('state_dict', checkpoint)
+        own = model.state_dict()
+        resizable = {(f'{name}.' if name else '') + buf
+                     for name, module in model.named_modules()
+                     for buf in getattr(module, 'RESIZABLE_BUFFERS', ())}
+        for key, value in state.items():
+            key = re.sub(r'^module\.', '', key)
+            if key in own and key not in resizable and isinstance(
+                    value, torch.Tensor) and value.shape != own[key].shape:
+                problems.append(f'{key} has shape {tuple(value.shape)} in '
+                                f'the checkpoint, {tuple(own[key].shape)} '
+                                'in the model')
+        if not problems:
+            return
+        source = runner.cfg.get('load_from') or find_latest_checkpoint(
+            runner.work_dir) or 'checkpoint'
+        shown = problems[:6] + ([f'... {len(problems) - 6} more']
+                                if len(problems) > 6 else [])
+        msg = (f'{source} does not fit this config: ' + '; '.join(shown) +
+               '. Check num_classes / the dataset type, or set '
+               'default_hooks.checkpoint_check.allow_mismatch=True to load '
+               'the matching weights only.')
+        if self.allow_mismatch:
+            runner.logger.warning(msg)
+            return
+        raise ValueError(msg)
