@@ -3,6 +3,8 @@
     python tools/generate_pseudo_labels.py CONFIG CHECKPOINT
         [--out-dir DIR] [--batch-size 8] [--device cpu|cuda]
         [--overlay-dir DIR --num-overlays 16] [--cfg-options k=v ...]
+    torchrun --nproc_per_node N tools/generate_pseudo_labels.py CONFIG \
+        CHECKPOINT --launcher pytorch
 
 Runs the config's model (its own test-time augmentation, CAM fusion, label
 masking and white background, all config values) on the config's training
@@ -12,20 +14,23 @@ of the dataset's masks. Default ``--out-dir``:
 ``<data_root>/pseudo_labels/<config name>``, the folder the stage-two configs
 read. Resumable: images already written are skipped, each PNG is written
 under a temporary name and renamed, and a final check confirms that every
-training image has its pseudo label.
+training image has its pseudo label. With ``--launcher``, the processes
+(one GPU each, or gloo on CPUs) share the batches; the PNGs are identical to
+a one-process run.
 """
 import argparse
 import os.path as osp
 import time
 
-import torch
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import generate_pseudo_labels
+from mmseg_pbip.utils import init_launcher, local_device
 
 
 def parse_args():
@@ -34,8 +39,10 @@ def parse_args():
     parser.add_argument('checkpoint')
     parser.add_argument('--out-dir')
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument(
-        '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--device',
+                        help='default: this process\'s GPU, else the CPU')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--overlay-dir')
     parser.add_argument('--num-overlays', type=int, default=16)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -48,6 +55,8 @@ def main():
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
+    init_launcher(args.launcher, cfg.get('env_cfg', {}).get(
+        'dist_cfg', {}).get('backend', 'nccl'))
     ds_cfg = cfg.train_dataloader.dataset.copy()
     ds_cfg['pipeline'] = cfg.get('pseudo_label_pipeline') or [
         dict(type='LoadHistoImageFromFile'),
@@ -59,14 +68,15 @@ def main():
         osp.splitext(osp.basename(args.config))[0])
     model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    model.to(args.device).eval()
+    model.to(local_device(args.device)).eval()
     start = time.time()
     stats = generate_pseudo_labels(
         model, dataset, out_dir, args.batch_size, args.overlay_dir,
         args.num_overlays if args.overlay_dir else 0)
-    print(f"{out_dir}: {stats['total']} pseudo labels ({stats['written']} "
-          f"written, {stats['skipped']} already there) in "
-          f'{time.time() - start:.1f} s')
+    if is_main_process():
+        print(f"{out_dir}: {stats['total']} pseudo labels ({stats['written']} "
+              f"written, {stats['skipped']} already there) in "
+              f'{time.time() - start:.1f} s')
 
 
 if __name__ == '__main__':

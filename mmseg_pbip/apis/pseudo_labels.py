@@ -7,6 +7,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.dist import all_reduce, barrier, get_dist_info
 from PIL import Image
 from tqdm import tqdm
 
@@ -43,6 +44,11 @@ def generate_pseudo_labels(model: torch.nn.Module,
     ``predict`` applies the configured test-time augmentation, CAM fusion,
     label masking and white background.
 
+    In multi-process runs (a launcher's process group) the batches are
+    dealt to the ranks round-robin; each batch is the one a single process
+    would run, so the PNGs are identical to a single-process run. Every
+    rank must call this function.
+
     Args:
         model (nn.Module): A segmentor in eval mode (e.g. PBIPSegmentor).
         dataset: A dataset whose pipeline loads the image and packs
@@ -51,36 +57,40 @@ def generate_pseudo_labels(model: torch.nn.Module,
         batch_size (int): Images per forward pass.
         overlay_dir (str, optional): Where to save overlays (image, CAM
             heat map, pseudo mask).
-        num_overlays (int): Overlays for the first N images written.
+        num_overlays (int): Overlays for the first N images to write.
         on_batch (callable, optional): Called with the number of images
             written so far after every batch (progress hooks, tests).
 
     Returns:
-        dict: ``total``, ``written``, ``skipped``.
+        dict: ``total``, ``written`` (by all ranks), ``skipped``.
 
     Raises:
         RuntimeError: If, at the end, some image has no pseudo label.
     """
-    os.makedirs(out_dir, exist_ok=True)
-    for tmp in glob.glob(osp.join(out_dir, '.tmp-*')):
-        os.remove(tmp)
+    rank, world = get_dist_info()
+    if rank == 0:
+        os.makedirs(out_dir, exist_ok=True)
+        for tmp in glob.glob(osp.join(out_dir, '.tmp-*')):
+            os.remove(tmp)
+    barrier()  # nobody lists or writes before the cleanup is done
     palette = dataset.metainfo['palette']
     todo = [
         i for i in range(len(dataset)) if not osp.isfile(
             pseudo_label_path(out_dir, dataset.get_data_info(i)['img_path']))
     ]
+    starts = list(range(0, len(todo), batch_size))[rank::world]
     written = 0
     model.eval()
-    for start in tqdm(range(0, len(todo), batch_size), desc='pseudo labels',
-                      unit='batch'):
+    for start in tqdm(starts, desc='pseudo labels', unit='batch',
+                      disable=rank != 0):
         batch = pseudo_collate(
             [dataset[i] for i in todo[start:start + batch_size]])
         data = model.data_preprocessor(batch, False)
-        for sample in model.predict(**data):
+        for offset, sample in enumerate(model.predict(**data)):
             mask = sample.pred_sem_seg.data[0].cpu().numpy()
             path = pseudo_label_path(out_dir, sample.img_path)
             save_index_png(path, mask, palette)
-            if overlay_dir and written < num_overlays:
+            if overlay_dir and start + offset < num_overlays:
                 cams = sample.seg_logits.data.cpu().numpy() \
                     if 'seg_logits' in sample else None
                 save_overlay(overlay_dir, sample.img_path, mask, palette,
@@ -88,6 +98,9 @@ def generate_pseudo_labels(model: torch.nn.Module,
             written += 1
         if on_batch is not None:
             on_batch(written)
+    count = torch.tensor(written)
+    all_reduce(count)  # sum over ranks; no-op in one process
+    barrier()
     missing = [
         dataset.get_data_info(i)['img_path'] for i in range(len(dataset))
         if not osp.isfile(
@@ -96,7 +109,7 @@ def generate_pseudo_labels(model: torch.nn.Module,
     if missing:
         raise RuntimeError(f'{len(missing)} images have no pseudo label in '
                            f'{out_dir}, e.g. {missing[:3]}')
-    return dict(total=len(dataset), written=written,
+    return dict(total=len(dataset), written=int(count),
                 skipped=len(dataset) - len(todo))
 
 

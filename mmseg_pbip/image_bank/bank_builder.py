@@ -70,7 +70,7 @@ def build_image_bank(paths: Sequence[str], labels: np.ndarray,
     protos, ks, members = [], [], []
     for c, name in enumerate(class_names):
         idx = drop_white_patches(paths, groups[c], max_white_fraction,
-                                 grey_threshold)
+                                 grey_threshold, chunk_size=batch_size)
         if not idx:
             raise ValueError(
                 f'image bank: class {name} has no single-label training '

@@ -1,6 +1,7 @@
 """MMEngine's DDP wrapper, usable on CPU processes (gloo) as on GPUs."""
 from mmengine.model import MMDistributedDataParallel
-from mmseg.registry import MODEL_WRAPPERS
+# MMEngine's root registry: the runner looks wrapper types up there
+from mmengine.registry import MODEL_WRAPPERS
 
 
 @MODEL_WRAPPERS.register_module()

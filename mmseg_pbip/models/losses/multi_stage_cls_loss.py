@@ -34,8 +34,9 @@ class MultiStageClsLoss(nn.Module):
                 f'{len(cls_scores)} stage scores but {len(self.stage_weights)}'
                 ' stage weights')
         loss = cls_scores[0].new_zeros(())
+        # zero-weighted stages stay in the graph (zero gradients): under
+        # DDP every trainable parameter must take part in the loss
         for w, s in zip(self.stage_weights, cls_scores):
-            if w:
-                loss = loss + w * F.binary_cross_entropy_with_logits(
-                    s, labels.to(s.dtype))
+            loss = loss + w * F.binary_cross_entropy_with_logits(
+                s, labels.to(s.dtype))
         return loss

@@ -1,0 +1,89 @@
+"""Two CPU processes on gloo through torchrun and MMEngine's launcher:
+training, testing, and sharded bank encoding and pseudo-label generation
+identical to one process."""
+import filecmp
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
+
+from mmseg_pbip.utils import safe_load
+
+# torchrun gives each process one thread; the reference runs get the same,
+# so that every batch is computed with the same kernels.
+THREADS = {'OMP_NUM_THREADS': '1'}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
+def torchrun(args, nproc=2):
+    """``python -m torch.distributed.run --nproc_per_node 2 ARGS``."""
+    return run(['-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
+                f'--master_port={free_port()}'] + args, env=THREADS)
+
+
+def script(name, args, nproc=2):
+    """``bash tools/<name> ...`` with this interpreter."""
+    env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHON=sys.executable,
+               PORT=free_port(), **THREADS)
+    proc = subprocess.run(['bash', osp.join('tools', name)] + args, cwd=REPO,
+                          env=env, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def options(demo_root, work_dir, max_iters=2):
+    opts = tiny_pbip_options(demo_root, work_dir, max_iters)
+    opts['custom_hooks.1.batch_size'] = 3  # several batches per class
+    return opts
+
+
+def test_bank_encoding_sharded_identical(demo_root, tmp_path):
+    opts = options(demo_root, str(tmp_path))
+    one, two = str(tmp_path / 'one.pth'), str(tmp_path / 'two.pth')
+    run(['tools/build_image_bank.py', PBIP_DEMO, '--out', one] +
+        cfg_options(opts), env=THREADS)
+    _, out = torchrun(['tools/build_image_bank.py', PBIP_DEMO, '--out', two,
+                       '--launcher', 'pytorch'] + cfg_options(opts))
+    assert out.count('prototypes (') == 1  # rank 0 reports and writes
+    a, b = safe_load(one), safe_load(two)
+    assert torch.equal(a['prototypes'], b['prototypes'])
+    assert a['cluster_members'] == b['cluster_members']
+    assert a['encoder_fingerprint'] == b['encoder_fingerprint']
+
+
+def test_train_test_and_pseudo_labels_on_two_processes(demo_root, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    opts = options(demo_root, work_dir)
+    out = script('dist_train.sh', [PBIP_DEMO, '2'] + cfg_options(opts))
+    assert re.search(r'Distributed training: True', out)
+    assert 'GPU number: 2' in out or 'world_size: 2' in out
+    ckpt = osp.join(work_dir, 'iter_2.pth')
+    assert safe_load(ckpt)['meta']['iter'] == 2
+
+    out = script('dist_test.sh', [PBIP_DEMO, ckpt, '2', '--work-dir',
+                                  str(tmp_path / 'test')] + cfg_options(opts))
+    assert re.search(r'mIoU: \d+\.\d+', out)
+
+    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+    gen = ['tools/generate_pseudo_labels.py', PBIP_DEMO, ckpt,
+           '--batch-size', '3'] + cfg_options(opts)
+    run(gen[:3] + ['--out-dir', one] + gen[3:], env=THREADS)
+    _, out = torchrun(gen[:3] + ['--out-dir', two, '--launcher', 'pytorch'] +
+                      gen[3:])
+    assert '32 pseudo labels (32 written, 0 already there)' in out
+    names = sorted(os.listdir(one))
+    assert len(names) == 32 and names == sorted(os.listdir(two))
+    _, mismatch, errors = filecmp.cmpfiles(one, two, names, shallow=False)
+    assert not mismatch and not errors

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Training on a Slurm cluster: one task per GPU, MMEngine's slurm launcher.
+#   GPUS=16 GPUS_PER_NODE=8 bash tools/slurm_train.sh PARTITION JOB CONFIG \
+#       WORK_DIR [tools/train.py arguments...]
+# SRUN_ARGS adds srun options (e.g. "--quotatype=auto"); PYTHON the
+# interpreter. Needs GPUs (nccl): CPU-only runs use dist_train.sh.
+set -euo pipefail
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+WORK_DIR=$4
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+srun -p "$PARTITION" --job-name="$JOB_NAME" --gres=gpu:"$GPUS_PER_NODE" \
+    --ntasks="$GPUS" --ntasks-per-node="$GPUS_PER_NODE" \
+    --cpus-per-task="$CPUS_PER_TASK" --kill-on-bad-exit=1 ${SRUN_ARGS:-} \
+    "${PYTHON:-python}" -u "$(dirname "$0")/train.py" "$CONFIG" \
+    --work-dir="$WORK_DIR" --launcher slurm "${@:5}"
