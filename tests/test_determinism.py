@@ -44,4 +44,5 @@ def test_same_seed_same_bank_and_loss_curve(demo_root, tmp_path):
 
     curve_c, bank_c = train(demo_root, str(tmp_path / 'c'), seed=1)
     assert curve_c[0]['loss'] != curve_a[0]['loss']
-    assert bank_c['encoder_fingerprint'] != bank_a['encoder_fingerprint']
+    # random encoder weights come from a fixed seed, whatever the run's
+    assert bank_c['encoder_fingerprint'] == bank_a['encoder_fingerprint']

@@ -13,3 +13,7 @@ train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2343)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# Several processes: the batch is batch_size x processes. Linear learning-rate
+# scaling from this base is opt-in (auto_scale_lr.enable=True), since the
+# iteration count above is per epoch of one process.
+auto_scale_lr = dict(enable=False, base_batch_size=10)

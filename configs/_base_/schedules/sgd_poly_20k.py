@@ -9,3 +9,6 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=20000, val_interval=2000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# Several processes: the batch is batch_size x processes; linear
+# learning-rate scaling from the stage-two batch of 8 is opt-in.
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -67,7 +67,7 @@ class DatasetReport:
         shown = {}
         for f in sorted(self.findings, key=lambda f: (f.level != 'error',
                                                        f.split, f.path)):
-            kind = (f.level, f.message.split(':')[0][:40])
+            kind = (f.level, ' '.join(f.message.split()[:2]))
             shown[kind] = shown.get(kind, 0) + 1
             if max_per_message and shown[kind] > max_per_message:
                 continue

@@ -4,7 +4,8 @@ from typing import Optional
 import torch
 from mmseg.registry import MODELS
 
-from .frozen_image_encoder import FrozenImageEncoder, check_weights
+from .frozen_image_encoder import (FrozenImageEncoder, check_weights,
+                                   fixed_random_init)
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -36,11 +37,12 @@ class CLIPVisionEncoder(FrozenImageEncoder):
             'a Hugging Face CLIP vision folder (config.json + weights)',
             'openai/clip-vit-base-patch32 or vinid/plip, copied locally',
             type(self).__name__)
-        if load:
-            model = CLIPVisionModelWithProjection.from_pretrained(pretrained)
-        else:
-            model = CLIPVisionModelWithProjection(
-                CLIPVisionConfig(**(hf_config or {})))
+        with fixed_random_init():
+            if load:
+                model = CLIPVisionModelWithProjection.from_pretrained(pretrained)
+            else:
+                model = CLIPVisionModelWithProjection(
+                    CLIPVisionConfig(**(hf_config or {})))
         super().__init__(model.config.image_size, mean, std)
         self.model = model
         self.out_channels = model.config.projection_dim

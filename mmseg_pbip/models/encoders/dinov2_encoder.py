@@ -4,7 +4,8 @@ from typing import Optional
 import torch
 from mmseg.registry import MODELS
 
-from .frozen_image_encoder import FrozenImageEncoder, check_weights
+from .frozen_image_encoder import (FrozenImageEncoder, check_weights,
+                                   fixed_random_init)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,10 +36,11 @@ class DINOv2Encoder(FrozenImageEncoder):
             pretrained, allow_random_init,
             'a Hugging Face DINOv2 folder (config.json + weights)',
             'facebook/dinov2-base, copied locally', type(self).__name__)
-        if load:
-            self.model = Dinov2Model.from_pretrained(pretrained)
-        else:
-            self.model = Dinov2Model(Dinov2Config(**(hf_config or {})))
+        with fixed_random_init():
+            if load:
+                self.model = Dinov2Model.from_pretrained(pretrained)
+            else:
+                self.model = Dinov2Model(Dinov2Config(**(hf_config or {})))
         self.out_channels = self.model.config.hidden_size
         self.weights_source = pretrained if load else 'random'
         self.freeze()

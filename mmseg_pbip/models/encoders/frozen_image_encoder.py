@@ -1,6 +1,7 @@
 """Base class of the frozen image encoders that embed whole images."""
 import hashlib
 import os.path as osp
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
 import torch
@@ -104,6 +105,22 @@ class FrozenImageEncoder(BaseModule):
             digest.update(value.detach().cpu().contiguous().view(
                 torch.uint8).numpy().tobytes())
         return digest.hexdigest()
+
+
+RANDOM_INIT_SEED = 0
+
+
+@contextmanager
+def fixed_random_init(seed: int = RANDOM_INIT_SEED):
+    """Build encoders under a fixed seed, global RNG state left untouched.
+
+    Random weights (``allow_random_init=True``) are then the same in every
+    process and every tool (a bank built by ``tools/build_image_bank.py``
+    fits the training run's encoder, ranks agree), whatever the run's seed.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def check_weights(path: Optional[str], allow_random_init: bool, what: str,

@@ -7,7 +7,8 @@ from mmengine.logging import print_log
 from mmseg.registry import MODELS
 
 from ...utils import safe_load
-from .frozen_image_encoder import FrozenImageEncoder, check_weights
+from .frozen_image_encoder import (FrozenImageEncoder, check_weights,
+                                   fixed_random_init)
 
 # MedCLIP's image processor: a single mean/std on all channels, 224 px.
 MEDCLIP_MEAN = (0.5862785803043838, ) * 3
@@ -68,23 +69,24 @@ class MedCLIPVisionEncoder(FrozenImageEncoder):
             source, allow_random_init, what,
             'MedCLIP release (RyanWangZf/MedCLIP) or '
             'microsoft/swin-tiny-patch4-window7-224, copied locally', name)
-        if variant == 'swin':
-            from transformers import SwinConfig, SwinModel
-            if load and not checkpoint:
-                self.model = SwinModel.from_pretrained(swin_pretrained)
+        with fixed_random_init():
+            if variant == 'swin':
+                from transformers import SwinConfig, SwinModel
+                if load and not checkpoint:
+                    self.model = SwinModel.from_pretrained(swin_pretrained)
+                else:
+                    self.model = SwinModel(SwinConfig(**(hf_config or {})))
+                width = self.model.config.hidden_size
+                self.projection_head = nn.Linear(width, 512, bias=False)
+                gen = torch.Generator().manual_seed(projection_seed)
+                bound = 1 / width**0.5
+                with torch.no_grad():
+                    self.projection_head.weight.uniform_(-bound, bound,
+                                                         generator=gen)
             else:
-                self.model = SwinModel(SwinConfig(**(hf_config or {})))
-            width = self.model.config.hidden_size
-            self.projection_head = nn.Linear(width, 512, bias=False)
-            gen = torch.Generator().manual_seed(projection_seed)
-            bound = 1 / width**0.5
-            with torch.no_grad():
-                self.projection_head.weight.uniform_(-bound, bound,
-                                                     generator=gen)
-        else:
-            import torchvision
-            self.model = torchvision.models.resnet50(weights=None)
-            self.model.fc = nn.Linear(2048, 512, bias=False)
+                import torchvision
+                self.model = torchvision.models.resnet50(weights=None)
+                self.model.fc = nn.Linear(2048, 512, bias=False)
         if checkpoint:
             self.load_medclip(checkpoint)
         self.weights_source = checkpoint or (
