@@ -9,9 +9,10 @@ import socket
 import subprocess
 import sys
 
-import pytest
 import torch
-from conftest import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
+from conftest import (PBIP_DEMO, REPO, STAGE2_DEMO, cfg_options, run,
+                      tiny_pbip_options, tiny_segformer_options,
+                      tiny_stage2_options)
 
 from mmseg_pbip.utils import safe_load
 
@@ -87,3 +88,24 @@ def test_train_test_and_pseudo_labels_on_two_processes(demo_root, tmp_path):
     assert len(names) == 32 and names == sorted(os.listdir(two))
     _, mismatch, errors = filecmp.cmpfiles(one, two, names, shallow=False)
     assert not mismatch and not errors
+
+    # stage two on them: its SyncBN runs as BN on CPU processes
+    work2 = str(tmp_path / 'stage2')
+    out = script('dist_train.sh', [STAGE2_DEMO, '2'] + cfg_options(
+        tiny_stage2_options(demo_root, work2, two)))
+    assert 'SyncBN layers run as BN' in out
+    assert safe_load(osp.join(work2, 'iter_2.pth'))['meta']['iter'] == 2
+
+
+def test_pscl_on_two_processes(demo_root, tmp_path):
+    """Every trainable PSCL parameter takes part in the loss (DDP)."""
+    work_dir = str(tmp_path / 'pscl')
+    opts = {k: v for k, v in tiny_segformer_options(demo_root,
+                                                     work_dir).items()
+            if not k.startswith('model.')}
+    opts.update({'model.data_preprocessor.size': (64, 64),
+                 'model.tta_flips': [False]})
+    script('dist_train.sh', [osp.join(REPO, 'configs', 'pscl',
+                                      'pscl_swin-t_demo.py'), '2'] +
+           cfg_options(opts))
+    assert safe_load(osp.join(work_dir, 'iter_2.pth'))['meta']['iter'] == 2

@@ -4,8 +4,6 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
-import sys
 
 import pytest
 from conftest import (REPO, SEGFORMER_DEMO, cfg_options, run,

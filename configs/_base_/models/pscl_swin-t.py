@@ -18,7 +18,9 @@ model = dict(
         depths=[2, 2, 6, 2],
         num_heads=[3, 6, 12, 24],
         strides=(4, 2, 2, 2),
-        out_indices=(0, 1, 2, 3),
+        # the CAM head reads the last stage only; the other stages' output
+        # norms would be parameters without gradients (DDP refuses them)
+        out_indices=(3, ),
         qkv_bias=True,
         drop_path_rate=0.2,
         patch_norm=True,
