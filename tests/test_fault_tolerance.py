@@ -5,6 +5,7 @@ Real training subprocesses (tools/train.py) on the tiny PBIP demo config.
 import os
 import os.path as osp
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -12,25 +13,29 @@ import time
 
 import pytest
 import torch
-from conftest import (PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options)
+from conftest import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from mmseg_pbip.engine.hooks import NonFiniteLossError
 from mmseg_pbip.utils import safe_load
 
 TESTS = osp.dirname(osp.abspath(__file__))
 
 
-def train_args(demo_root, work_dir, max_iters, interval=2, keep=1):
+def train_args(demo_root, work_dir, max_iters, interval=2, keep=1,
+               nan_at=None):
     """tools/train.py on a user config inheriting the PBIP demo config and
-    importing the fault injection (custom_imports are read from files)."""
+    importing the fault injection (custom_imports are read from files);
+    ``nan_at``: iteration whose loss is made NaN."""
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(osp.dirname(work_dir), 'faulty_pbip.py')
+    hooks = [dict(h) for h in Config.fromfile(PBIP_DEMO).custom_hooks]
+    if nan_at:
+        hooks.append(dict(type='PoisonWeightsHook', at_iter=nan_at))
     with open(config, 'w') as f:
         f.write(f'_base_ = [{PBIP_DEMO!r}]\n'
                 "custom_imports = dict(imports=['mmseg_pbip', "
-                "'fault_injection'], allow_failed_imports=False)\n")
+                "'fault_injection'], allow_failed_imports=False)\n"
+                f'custom_hooks = {hooks!r}\n')
     opts = tiny_pbip_options(demo_root, work_dir, max_iters)
     opts.update({
         'default_hooks.checkpoint.interval': interval,
@@ -107,20 +112,18 @@ def test_sigkill_mid_run_then_resume(demo_root, tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(
         demo_root, tmp_path):
+    """Iteration 3's loss is NaN: the run exits non-zero naming the
+    iteration, the loss terms and iter_2.pth, which stays the last (and a
+    valid) checkpoint; nothing of iteration 3 or later is saved."""
     work_dir = str(tmp_path / 'work')
-    cfg = Config.fromfile(PBIP_DEMO)
-    cfg.merge_from_dict(tiny_pbip_options(demo_root, work_dir, 6))
-    cfg.merge_from_dict({'default_hooks.checkpoint.interval': 2})
-    sys.path.insert(0, TESTS)
-    from fault_injection import PoisonWeightsHook
-    runner = Runner.from_cfg(cfg)
-    runner.register_hook(PoisonWeightsHook(at_iter=3))
-    with pytest.raises(NonFiniteLossError) as err:
-        runner.train()
-    msg = str(err.value)
-    assert 'non-finite loss at iteration 3' in msg
-    assert 'loss=nan' in msg and 'loss_' in msg
-    assert osp.join(work_dir, 'iter_2.pth') in msg
+    code, out = run(train_args(demo_root, work_dir, 6, keep=3, nan_at=3),
+                    check=False, env=env())
+    assert code != 0
+    msg = re.search(r'NonFiniteLossError: (.*)', out).group(1)
+    assert msg.startswith('non-finite loss at iteration 3: loss=nan, ')
+    assert 'loss_cls=nan' in msg and 'loss_fg=' in msg
+    assert f'Last good checkpoint: {work_dir}/iter_2.pth' in msg
     assert sorted(f for f in os.listdir(work_dir) if f.endswith('.pth')) \
         == ['bank.pth', 'iter_2.pth']
+    assert last_checkpoint(work_dir) == osp.join(work_dir, 'iter_2.pth')
     assert_valid_checkpoint(osp.join(work_dir, 'iter_2.pth'), 2)
