@@ -30,7 +30,7 @@ PALETTE = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
            [255, 255, 255]]
 SPLITS = {'training': 0, 'val': 1, 'test': 2}
 # Bumped whenever the drawing changes, so stale demo folders are rewritten.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
 
 def _smooth_noise(rng, size: int, sigma: float) -> np.ndarray:
@@ -134,8 +134,11 @@ def synthesize_patch(rng, size: int = 224,
     mask = _region_map(rng, size, labels, rng.random() < background_prob)
     counts = np.bincount(mask.ravel(), minlength=BACKGROUND + 1)
     keep = [c for c in labels if counts[c] >= min_fraction * mask.size]
-    if not keep:  # background swallowed everything: keep the largest class
-        keep = [max(labels, key=lambda c: counts[c])]
+    if not keep:  # background swallowed the tissue: draw it without glass
+        mask = _region_map(rng, size, labels, False)
+        counts = np.bincount(mask.ravel(), minlength=BACKGROUND + 1)
+        keep = [c for c in labels if counts[c] >= min_fraction * mask.size]
+        keep = keep or [max(labels, key=lambda c: counts[c])]
     for c in set(labels) - set(keep):
         mask[mask == c] = keep[0]
     present = [int(c) for c in np.unique(mask)]
