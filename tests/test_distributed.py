@@ -27,14 +27,8 @@ def free_port():
         return str(s.getsockname()[1])
 
 
-def torchrun(args, nproc=2):
-    """``python -m torch.distributed.run --nproc_per_node 2 ARGS``."""
-    return run(['-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-                f'--master_port={free_port()}'] + args, env=THREADS)
-
-
-def script(name, args, nproc=2):
-    """``bash tools/<name> ...`` with this interpreter."""
+def script(name, args):
+    """``bash tools/<name> ARGS`` with this interpreter, on a free port."""
     env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHON=sys.executable,
                PORT=free_port(), **THREADS)
     proc = subprocess.run(['bash', osp.join('tools', name)] + args, cwd=REPO,
@@ -55,8 +49,8 @@ def test_bank_encoding_sharded_identical(demo_root, tmp_path):
     one, two = str(tmp_path / 'one.pth'), str(tmp_path / 'two.pth')
     run(['tools/build_image_bank.py', PBIP_DEMO, '--out', one] +
         cfg_options(opts), env=THREADS)
-    _, out = torchrun(['tools/build_image_bank.py', PBIP_DEMO, '--out', two,
-                       '--launcher', 'pytorch'] + cfg_options(opts))
+    out = script('dist_run.sh', ['build_image_bank.py', '2', PBIP_DEMO,
+                                 '--out', two] + cfg_options(opts))
     assert out.count('prototypes (') == 1  # rank 0 reports and writes
     a, b = safe_load(one), safe_load(two)
     assert torch.equal(a['prototypes'], b['prototypes'])
@@ -78,11 +72,11 @@ def test_train_test_and_pseudo_labels_on_two_processes(demo_root, tmp_path):
     assert re.search(r'mIoU: \d+\.\d+', out)
 
     one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-    gen = ['tools/generate_pseudo_labels.py', PBIP_DEMO, ckpt,
-           '--batch-size', '3'] + cfg_options(opts)
-    run(gen[:3] + ['--out-dir', one] + gen[3:], env=THREADS)
-    _, out = torchrun(gen[:3] + ['--out-dir', two, '--launcher', 'pytorch'] +
-                      gen[3:])
+    gen = [PBIP_DEMO, ckpt, '--batch-size', '3'] + cfg_options(opts)
+    run(['tools/generate_pseudo_labels.py', '--out-dir', one] + gen,
+        env=THREADS)
+    out = script('dist_run.sh', ['generate_pseudo_labels.py', '2',
+                                 '--out-dir', two] + gen)
     assert '32 pseudo labels (32 written, 0 already there)' in out
     names = sorted(os.listdir(one))
     assert len(names) == 32 and names == sorted(os.listdir(two))

@@ -20,14 +20,19 @@ def _decode(path: str) -> tuple:
     """Fully decode ``path``.
 
     Returns:
-        tuple: (PIL image or None, error message or None, file bytes).
+        tuple: (result dict with ``path``, ``errors``, ``warnings`` and,
+        when decoded, ``size``, ``mode``, ``channels``; the PIL image or
+        None; the file bytes).
     """
+    out = dict(path=path, errors=[], warnings=[])
     try:
         size = os.path.getsize(path)
     except OSError as e:
-        return None, f'cannot be read: {e.strerror}', b''
+        out['errors'].append(f'cannot be read: {e.strerror}')
+        return out, None, b''
     if size == 0:
-        return None, 'empty file (0 bytes)', b''
+        out['errors'].append('empty file (0 bytes)')
+        return out, None, b''
     with open(path, 'rb') as f:
         data = f.read()
     # truncated files must fail, whatever another import set globally
@@ -38,8 +43,11 @@ def _decode(path: str) -> tuple:
     except Exception as e:  # PIL raises many types for bad files
         reason = 'truncated' if 'truncated' in str(e).lower() else \
             'not a decodable image'
-        return None, f'{reason}: {e}', data
-    return img, None, data
+        out['errors'].append(f'{reason}: {e}')
+        return out, None, data
+    out.update(size=img.size, mode=img.mode,
+               channels=MODE_CHANNELS.get(img.mode, len(img.getbands())))
+    return out, img, data
 
 
 def inspect_image(path: str, grey_threshold: float = 200.) -> dict:
@@ -55,14 +63,11 @@ def inspect_image(path: str, grey_threshold: float = 200.) -> dict:
         decoded ``size`` ``(w, h)``, ``mode``, ``channels``,
         ``white_fraction`` and ``sha1`` of the file bytes.
     """
-    out = dict(path=path, errors=[], warnings=[])
-    img, error, data = _decode(path)
-    if error:
-        out['errors'].append(error)
+    out, img, data = _decode(path)
+    if img is None:
         return out
-    channels = MODE_CHANNELS.get(img.mode, len(img.getbands()))
-    out.update(size=img.size, mode=img.mode, channels=channels,
-               sha1=hashlib.sha1(data).hexdigest())
+    channels = out['channels']
+    out['sha1'] = hashlib.sha1(data).hexdigest()
     if img.mode != 'RGB':
         out['warnings'].append(
             f'{channels} channel(s) ({img.mode}), expected RGB: training '
@@ -88,18 +93,15 @@ def inspect_mask(path: str, num_classes: int,
         ``size`` ``(w, h)`` and ``pixels`` (list, pixel count per value
         ``0..num_classes``).
     """
-    out = dict(path=path, errors=[], warnings=[])
-    img, error, _ = _decode(path)
-    if error:
-        out['errors'].append(error)
+    out, img, _ = _decode(path)
+    if img is None:
         return out
-    channels = MODE_CHANNELS.get(img.mode, len(img.getbands()))
+    channels = out['channels']
     if channels != 1:
         out['errors'].append(
             f'{channels}-channel mask ({img.mode}); masks are single-channel '
             'class-index PNGs (palette or grey)')
         return out
-    out['size'] = img.size
     values = np.asarray(img)
     uniq, counts = np.unique(values, return_counts=True)
     bad = [int(v) for v in uniq if v > num_classes and v != ignore_index]
