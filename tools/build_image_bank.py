@@ -18,16 +18,14 @@ import argparse
 import time
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dist import barrier, is_main_process
-from mmengine.registry import init_default_scope
-from mmengine.runner import set_random_seed
 from mmseg.registry import HOOKS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.engine.hooks import bank_from_config
 from mmseg_pbip.image_bank import save_image_bank
-from mmseg_pbip.utils import init_launcher, local_device
+from mmseg_pbip.utils import init_launcher, load_tool_config, local_device
 
 
 def main():
@@ -40,12 +38,8 @@ def main():
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    init_launcher(args.launcher, cfg.get('env_cfg', {}).get(
-        'dist_cfg', {}).get('backend', 'nccl'))
+    cfg = load_tool_config(args.config, args.cfg_options)
+    init_launcher(args.launcher, cfg)
     hooks = [h for h in cfg.get('custom_hooks', [])
              if h.get('type') == 'ImageBankHook']
     if not hooks and not args.out:
@@ -54,20 +48,16 @@ def main():
     hook = HOOKS.build(hooks[0] if hooks else dict(
         type='ImageBankHook', bank_file=args.out))
     out = args.out or hook.bank_file
-    # seeded as the runner seeds: encoders without weights (allowed only
-    # when the config says so) are then the same on every rank
-    set_random_seed((cfg.get('randomness') or {}).get('seed') or 0)
     encoder = MODELS.build(cfg.model.image_encoder).to(
         local_device(args.device))
     start = time.time()
     bank = bank_from_config(cfg, encoder, **hook.settings)
     if is_main_process():
         save_image_bank(out, bank)
-    barrier()
-    if is_main_process():
         print(f'{out}: prototypes {tuple(bank["prototypes"].shape)}, '
               f'k_per_class {bank["k_per_class"]}, encoder '
               f'{bank["encoder"]}, {time.time() - start:.1f} s')
+    barrier()
 
 
 if __name__ == '__main__':

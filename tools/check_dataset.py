@@ -21,11 +21,11 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.datasets.checks import check_config_datasets
+from mmseg_pbip.utils import load_tool_config
 
 
 def main(argv=None) -> int:
@@ -43,10 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     report = check_config_datasets(cfg, workers=args.workers,
                                    progress=not args.no_progress,
                                    config_name=args.config)

@@ -22,15 +22,14 @@ import argparse
 import os.path as osp
 import time
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dist import is_main_process
-from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import generate_pseudo_labels
-from mmseg_pbip.utils import init_launcher, local_device
+from mmseg_pbip.utils import init_launcher, load_tool_config, local_device
 
 
 def parse_args():
@@ -51,12 +50,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    init_launcher(args.launcher, cfg.get('env_cfg', {}).get(
-        'dist_cfg', {}).get('backend', 'nccl'))
+    cfg = load_tool_config(args.config, args.cfg_options)
+    init_launcher(args.launcher, cfg)
     ds_cfg = cfg.train_dataloader.dataset.copy()
     ds_cfg['pipeline'] = cfg.get('pseudo_label_pipeline') or [
         dict(type='LoadHistoImageFromFile'),

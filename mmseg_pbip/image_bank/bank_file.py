@@ -36,7 +36,7 @@ def save_image_bank(path: str, bank: dict) -> None:
 def check_image_bank(bank: dict, path: str,
                      class_names: Optional[Sequence[str]] = None,
                      feature_dim: Optional[int] = None,
-                     encoder: Optional[str] = None) -> dict:
+                     encoder: Optional[torch.nn.Module] = None) -> dict:
     """Check a bank's structure and, optionally, that it fits a config.
 
     Args:
@@ -76,14 +76,15 @@ def check_image_bank(bank: dict, path: str,
             f"{bank['encoder']})")
     if encoder is not None:
         built_with = str(bank['encoder']).split('(')[0]
+        fingerprint = encoder.fingerprint()
         if built_with != type(encoder).__name__ or (
                 bank.get('encoder_fingerprint') and
-                bank['encoder_fingerprint'] != encoder.fingerprint()):
+                bank['encoder_fingerprint'] != fingerprint):
             raise ValueError(
                 f"{path}: image bank was built with {bank['encoder']} (weights "
                 f"{str(bank.get('encoder_fingerprint'))[:12]}), the config's "
                 f'encoder is {encoder.description} (weights '
-                f'{encoder.fingerprint()[:12]}): the prototypes live in '
+                f'{fingerprint[:12]}): the prototypes live in '
                 'another feature space. Rebuild the bank (tools/'
                 'build_image_bank.py CONFIG, or ImageBankHook rebuild=True)')
     return bank

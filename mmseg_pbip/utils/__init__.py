@@ -1,9 +1,10 @@
 from .dist_utils import init_launcher, local_device, shard_map
 from .safe_loading import (checkpoint_safe_globals, register_safe_globals,
                            register_safe_checkpoint_loader, safe_load)
+from .tool_config import load_tool_config
 
 __all__ = [
     'init_launcher', 'local_device', 'shard_map',
     'checkpoint_safe_globals', 'register_safe_globals',
-    'register_safe_checkpoint_loader', 'safe_load'
+    'register_safe_checkpoint_loader', 'safe_load', 'load_tool_config'
 ]

@@ -14,22 +14,23 @@ from mmengine.dist import (all_gather_object, get_dist_info, init_dist,
 from tqdm import tqdm
 
 
-def init_launcher(launcher: str, backend: str = 'nccl') -> None:
+def init_launcher(launcher: str, cfg=None) -> None:
     """Join the process group of ``launcher`` (no-op for ``'none'``).
 
     With CUDA, MMEngine's :func:`~mmengine.dist.init_dist` (one GPU per
-    process, ``backend``). Without CUDA, only ``'pytorch'`` (torchrun) is
-    supported, on gloo: MMEngine's launcher would call
-    ``torch.cuda.set_device``.
+    process, the backend of ``cfg.env_cfg.dist_cfg``, nccl by default).
+    Without CUDA, only ``'pytorch'`` (torchrun) is supported, on gloo:
+    MMEngine's launcher would call ``torch.cuda.set_device``.
 
     Args:
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
-        backend (str): Backend between GPUs. Defaults to 'nccl'.
+        cfg (Config, optional): The run's config.
     """
     if launcher == 'none' or is_distributed():
         return
     if torch.cuda.is_available():
-        init_dist(launcher, backend=backend)
+        dist_cfg = ((cfg or {}).get('env_cfg') or {}).get('dist_cfg') or {}
+        init_dist(launcher, backend=dist_cfg.get('backend', 'nccl'))
     elif launcher == 'pytorch':
         torch_dist.init_process_group('gloo')
     else:

@@ -1,0 +1,24 @@
+"""Config loading shared by the command-line tools."""
+from typing import Optional
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+
+def load_tool_config(path: str, cfg_options: Optional[dict] = None
+                     ) -> Config:
+    """Load a config as MMSeg's tools do.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+
+    Returns:
+        Config: The merged config; its ``default_scope`` (``mmseg`` when
+        unset) is made the current registry scope.
+    """
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    return cfg
