@@ -5,21 +5,9 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
-from mmseg.registry import DATASETS, HOOKS
+from mmseg.registry import HOOKS
 
-
-def config_classes(cfg):
-    """Class names of the config's dataset type (``None`` if unknown)."""
-    for key in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
-        ds = (cfg.get(key) or {}).get('dataset') or {}
-        meta = ds.get('metainfo') or {}
-        if meta.get('classes'):
-            return list(meta['classes'])
-        ds_type = DATASETS.get(ds.get('type', ''))
-        if ds_type is not None and getattr(ds_type, 'METAINFO', {}).get(
-                'classes'):
-            return list(ds_type.METAINFO['classes'])
-    return None
+from ...datasets import config_metainfo
 
 
 @HOOKS.register_module()
@@ -56,7 +44,8 @@ class CheckpointCompatibilityHook(Hook):
         problems = []
         saved = ((checkpoint.get('meta') or {}).get('dataset_meta')
                  or {}).get('classes')
-        wanted = config_classes(runner.cfg)
+        meta = config_metainfo(runner.cfg)
+        wanted = list(meta['classes']) if meta else None
         if saved is not None and wanted is not None and \
                 list(saved) != wanted:
             problems.append(f'it was trained on the classes {list(saved)}, '

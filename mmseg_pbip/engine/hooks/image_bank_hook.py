@@ -10,7 +10,7 @@ from mmengine.runner import BaseLoop
 from mmseg.registry import DATASETS, HOOKS
 from PIL import Image
 
-from ...datasets import cls_label_from_mask
+from ...datasets import cls_label_from_mask, config_metainfo
 from ...image_bank import build_image_bank, load_image_bank, save_image_bank
 
 
@@ -43,9 +43,9 @@ def bank_from_config(cfg, encoder, **settings) -> dict:
 
 
 def tissue_classes(cfg):
-    """Tissue class names of the config's dataset type, from its METAINFO."""
-    ds_cfg = (cfg.get('train_dataloader') or cfg.test_dataloader).dataset
-    meta = DATASETS.get(ds_cfg.type).METAINFO
+    """Tissue class names of the config's dataset (classes before the
+    background entry), see :func:`config_metainfo`."""
+    meta = config_metainfo(cfg)
     return tuple(meta['classes'][:meta['background_index']])
 
 
