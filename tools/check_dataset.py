@@ -25,7 +25,7 @@ from mmengine.config import DictAction
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.datasets.checks import check_config_datasets
-from mmseg_pbip.utils import load_tool_config
+from mmseg_pbip.utils import atomic_path, load_tool_config
 
 
 def main(argv=None) -> int:
@@ -50,10 +50,8 @@ def main(argv=None) -> int:
     print(report.format_text(args.max_per_message))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        tmp = f'{args.out}.tmp-{os.getpid()}'
-        with open(tmp, 'w') as f:
+        with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
             json.dump(report.to_dict(), f, indent=1)
-        os.replace(tmp, args.out)
     return report.exit_code(args.strict)
 
 

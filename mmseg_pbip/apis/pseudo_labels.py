@@ -11,6 +11,8 @@ from mmengine.dist import all_reduce, barrier, get_dist_info
 from PIL import Image
 from tqdm import tqdm
 
+from ..utils import atomic_path
+
 
 def pseudo_label_path(out_dir: str, img_path: str) -> str:
     """``out_dir/<image stem>.png``: the name a stage-two dataset pairs."""
@@ -22,9 +24,8 @@ def save_index_png(path: str, mask: np.ndarray, palette) -> None:
     image = Image.fromarray(mask.astype(np.uint8), mode='P')
     flat = [int(v) for rgb in palette for v in rgb]
     image.putpalette(flat + [0] * (768 - len(flat)))
-    tmp = osp.join(osp.dirname(path), '.tmp-' + osp.basename(path))
-    image.save(tmp, format='PNG')
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format='PNG')
 
 
 @torch.no_grad()

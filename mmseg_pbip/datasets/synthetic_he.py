@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..utils import atomic_path
 from .cls_label_parsing import format_cls_label
 
 NUM_CLASSES = 4
@@ -160,9 +161,8 @@ def _save_png(path: str, array: np.ndarray, palette=None) -> None:
         image = image.convert('P')
         flat = [v for rgb in palette for v in rgb]
         image.putpalette(flat + [0] * (768 - len(flat)))
-    tmp = osp.join(osp.dirname(path), '.tmp-' + osp.basename(path))
-    image.save(tmp, format='PNG')
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format='PNG')
 
 
 def write_demo_dataset(out_dir: str,
@@ -219,8 +219,7 @@ def write_demo_dataset(out_dir: str,
         size=size,
         seed=seed,
         generator_version=GENERATOR_VERSION)
-    tmp = osp.join(out_dir, '.tmp-demo_meta.json')
-    with open(tmp, 'w') as f:
+    with atomic_path(osp.join(out_dir, 'demo_meta.json')) as tmp, \
+            open(tmp, 'w') as f:
         json.dump(summary, f, indent=2)
-    os.replace(tmp, osp.join(out_dir, 'demo_meta.json'))
     return summary

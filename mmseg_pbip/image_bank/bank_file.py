@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..utils import safe_load
+from ..utils import atomic_path, safe_load
 
 FORMAT = 'mmseg-pbip-image-bank'
 VERSION = 1
@@ -27,10 +27,8 @@ def save_image_bank(path: str, bank: dict) -> None:
     """Validate and write a bank atomically (temporary name, then rename)."""
     check_image_bank(bank, path)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = osp.join(osp.dirname(osp.abspath(path)),
-                   f'.tmp-{os.getpid()}-{osp.basename(path)}')
-    torch.save(dict(bank, format=FORMAT, version=VERSION), tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(dict(bank, format=FORMAT, version=VERSION), tmp)
 
 
 def check_image_bank(bank: dict, path: str,

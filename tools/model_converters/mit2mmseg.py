@@ -9,13 +9,12 @@ checkpoint=DST)`` on ``MixVisionTransformer``. Written to a temporary name,
 then renamed. Source files are read with safe loading only.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import torch
 
-from mmseg_pbip.utils import safe_load
+from mmseg_pbip.utils import atomic_path, safe_load
 from mmseg_pbip.utils.mit_converters import convert_hf_mit, convert_nvlabs_mit
 
 
@@ -47,10 +46,8 @@ def main():
         k.startswith(('segformer.', 'encoder.')) for k in state) else 'nvlabs')
     convert = convert_hf_mit if source == 'hf' else convert_nvlabs_mit
     out = convert(state)
-    tmp = osp.join(osp.dirname(osp.abspath(args.dst)),
-                   '.tmp-' + osp.basename(args.dst))
-    torch.save({'state_dict': out}, tmp)
-    os.replace(tmp, args.dst)
+    with atomic_path(args.dst) as tmp:
+        torch.save({'state_dict': out}, tmp)
     print(f'{args.src} ({source}): {len(out)} tensors -> {args.dst}')
 
 

@@ -8,29 +8,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmseg.registry import HOOKS
 
-
-def fsync_replace(tmp: str, path: str) -> None:
-    """Flush ``tmp`` to disk and rename it to ``path`` (atomic on POSIX)."""
-    with open(tmp, 'rb') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(osp.dirname(osp.abspath(path)), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # some file systems refuse fsync on folders
-        pass
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary name."""
-    tmp = osp.join(osp.dirname(osp.abspath(path)),
-                   f'.tmp-{os.getpid()}-{osp.basename(path)}')
-    with open(tmp, 'w') as f:
-        f.write(text)
-    fsync_replace(tmp, path)
+from ...utils import atomic_path
 
 
 @HOOKS.register_module()
@@ -68,18 +46,18 @@ class AtomicCheckpointHook(CheckpointHook):
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = osp.join(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        tmp_name = f'.tmp-{filename}'
-        runner.save_checkpoint(
-            self.out_dir, tmp_name, self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler, meta=meta,
-            by_epoch=self.by_epoch, backend_args=self.backend_args,
-            **self.args)
-        if not is_main_process():
+        if not is_main_process():  # Runner.save_checkpoint is rank 0's
             return
-        fsync_replace(osp.join(self.out_dir, tmp_name), self.last_ckpt)
-        write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'),
-                          self.last_ckpt)
+        with atomic_path(self.last_ckpt, durable=True) as tmp:
+            runner.save_checkpoint(
+                self.out_dir, osp.basename(tmp), self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler, meta=meta,
+                by_epoch=self.by_epoch, backend_args=self.backend_args,
+                **self.args)
+        with atomic_path(osp.join(runner.work_dir, 'last_checkpoint'),
+                         durable=True) as tmp, open(tmp, 'w') as f:
+            f.write(self.last_ckpt)
         for old in stale:
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))
             if osp.isfile(path):
