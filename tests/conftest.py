@@ -182,10 +182,11 @@ def tiny_stage2_options(data_root, work_dir, pseudo_dir, max_iters=2):
     return options
 
 
-def run(args, cwd=REPO, check=True, env=None):
-    """Run ``python ARGS`` as a user would; returns (exit code, output)."""
+def run(args, cwd=REPO, check=True, env=None, interpreter=sys.executable):
+    """Run ``python ARGS`` (or ``<interpreter> ARGS``, e.g. ``bash``) as a
+    user would; returns (exit code, output)."""
     env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
-    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env,
+    proc = subprocess.run([interpreter] + args, cwd=cwd, env=env,
                           capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     if check and proc.returncode != 0:

@@ -6,7 +6,6 @@ import os
 import os.path as osp
 import re
 import socket
-import subprocess
 import sys
 
 import torch
@@ -29,13 +28,9 @@ def free_port():
 
 def script(name, args):
     """``bash tools/<name> ARGS`` with this interpreter, on a free port."""
-    env = dict(os.environ, PYTHONWARNINGS='ignore', PYTHON=sys.executable,
-               PORT=free_port(), **THREADS)
-    proc = subprocess.run(['bash', osp.join('tools', name)] + args, cwd=REPO,
-                          env=env, capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    return out
+    return run([osp.join('tools', name)] + args, interpreter='bash',
+               env=dict(PYTHON=sys.executable, PORT=free_port(),
+                        **THREADS))[1]
 
 
 def options(demo_root, work_dir, max_iters=2):
