@@ -69,7 +69,8 @@ def test_build_bank(patches, tmp_path):
     paths, labels = patches
     bank = build_image_bank(paths, labels, ['A', 'B', 'C'],
                             MeanColourEncoder(), k_per_class=2,
-                            n_per_cluster=3, max_white_fraction=0.5)
+                            n_per_cluster=3, max_white_fraction=0.5,
+                            prototype_rule='nearest_mean')
     # class C has one usable patch: K degrades to 1
     assert bank['k_per_class'] == [2, 2, 1]
     assert bank['prototypes'].shape == (5, 6)

@@ -25,8 +25,20 @@ def test_head_shapes():
     assert [t.shape for t in out['cams']] == [(2, 3, 8, 8), (2, 3, 4, 4)]
     assert out['cls_scores'][1].shape == (2, 3)
     assert out['sub_scores'][0].shape == (2, 6)
-    # scaled cosine: |S| <= scale
-    assert out['sub_cams'][0].abs().max() <= 1 / 0.07 + 1e-4
+    # released head: a dot product with the projected prototype, so its
+    # gain scales the scores; the paper's cosine ignores it
+    with torch.no_grad():
+        head.projections[0][2].weight.mul_(2)
+        head.projections[0][2].bias.mul_(2)
+    doubled = head(feats)['sub_cams'][0]
+    assert torch.allclose(doubled, 2 * out['sub_cams'][0], atol=1e-6)
+    head.normalize_prototypes = True
+    cosine = head(feats)['sub_cams'][0]
+    assert cosine.abs().max() <= 1 / 0.07 + 1e-4
+    with torch.no_grad():
+        head.projections[0][2].weight.mul_(3)
+        head.projections[0][2].bias.mul_(3)
+    assert torch.allclose(head(feats)['sub_cams'][0], cosine, atol=1e-5)
     # projections: d -> d/2 -> C_i, one per stage
     assert head.projections[1][0].out_features == 3
     assert head.projections[1][2].out_features == 8
@@ -80,11 +92,14 @@ def test_multi_stage_cls_loss():
         MultiStageClsLoss(stage_weights=(1., ))(scores, labels)
 
 
-def reference_contrast(feats, protos, positive, t):
-    """REFERENCE section 1, written out with loops."""
+def reference_contrast(feats, protos, positive, t, normalize_prototypes):
+    """The released InfoNCE, written out with loops."""
     s_num = len(positive)
-    cos = [[float(F.cosine_similarity(f, p, dim=0)) / t for p in protos]
-           for f in feats]
+    if normalize_prototypes:
+        cos = [[float(F.cosine_similarity(f, p, dim=0)) / t for p in protos]
+               for f in feats]
+    else:  # unit features, prototypes as stored
+        cos = [[float(f @ p / f.norm()) / t for p in protos] for f in feats]
     fg_num = sum(math.exp(cos[i][positive[i]]) for i in range(s_num))
     fg_neg = sum(math.exp(cos[i][m]) for i in range(s_num)
                  for m in range(len(protos)) if m != positive[i])
@@ -98,14 +113,24 @@ def reference_contrast(feats, protos, positive, t):
     return l_fg, l_bg
 
 
+def contrast(loss, feats, protos, positive):
+    sims = loss.similarities(feats, protos)
+    own = F.one_hot(positive, protos.shape[0]).bool()
+    n = len(positive)
+    return loss.infonce(sims[:n], sims[n:], own)
+
+
 @pytest.mark.parametrize('t', [0.07, 1.0])
-def test_contrast_matches_reference(t):
-    torch.manual_seed(1)
-    feats, protos = torch.randn(6, 5), torch.randn(4, 5)
+@pytest.mark.parametrize('normalize', [False, True])
+def test_contrast_matches_reference(t, normalize):
+    torch.manual_seed(1)  # float64: e^(30) sums at temperature 0.07
+    feats = torch.randn(6, 5, dtype=torch.float64)
+    protos = torch.randn(4, 5, dtype=torch.float64)
     positive = torch.tensor([0, 3, 1])
-    loss = ImgMatchLoss(temperature=t)
-    l_fg, l_bg = loss.contrast(feats, protos, positive)
-    r_fg, r_bg = reference_contrast(feats, protos, positive.tolist(), t)
+    loss = ImgMatchLoss(temperature=t, normalize_prototypes=normalize)
+    l_fg, l_bg = contrast(loss, feats, protos, positive)
+    r_fg, r_bg = reference_contrast(feats, protos, positive.tolist(), t,
+                                    normalize)
     assert l_fg.item() == pytest.approx(r_fg, rel=1e-4)
     assert l_bg.item() == pytest.approx(r_bg, rel=1e-4)
 
@@ -131,8 +156,8 @@ def test_masked_images_and_weights():
     cams.requires_grad_(True)
     protos = torch.randn(4, 3)
     out = loss(images, cams, pairs, Flatten(), protos)
-    fgl, bgl = loss.contrast(Flatten()(torch.cat([fg, bg])), protos,
-                             pairs[:, 1])
+    fgl, bgl = contrast(loss, Flatten()(torch.cat([fg, bg])), protos,
+                        pairs[:, 1])
     assert torch.allclose(out['loss_fg'], 2 * fgl)
     assert torch.allclose(out['loss_bg'], 3 * bgl)
     sum(out.values()).backward()

@@ -66,7 +66,9 @@ def test_missing_labels_are_an_error(demo_root, tmp_path):
 
 
 def test_predict_path(demo_root, tmp_path):
-    model = build_model(demo_root, tmp_path).eval()
+    # our opt-in rules: glass -> background, ties -> a labelled class
+    model = build_model(demo_root, tmp_path, white_threshold=200.,
+                        argmax_present_only=True).eval()
     data = model.data_preprocessor(
         batch([[0, 1, 0, 1], [1, 0, 0, 0]], white_corner=True), False)
     with torch.no_grad():
@@ -83,6 +85,13 @@ def test_predict_path(demo_root, tmp_path):
     with torch.no_grad():
         pred = model.predict(**data)[0].pred_sem_seg.data
     assert set(pred.unique().tolist()) <= {0, 1, 2, 3, 4}
+    # released: the glass corner keeps a tissue class
+    model = build_model(demo_root, tmp_path).eval()
+    data = model.data_preprocessor(batch([[0, 1, 0, 1]], white_corner=True),
+                                   False)
+    with torch.no_grad():
+        pred = model.predict(**data)[0].pred_sem_seg.data
+    assert int(pred.max()) < 4
 
 
 def test_train_builds_bank_checkpoints_and_resumes(demo_root, tmp_path):

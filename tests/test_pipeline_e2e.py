@@ -79,10 +79,14 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
     # pseudo labels through the tool
     pseudo = str(tmp_path / 'pseudo')
     opts = tiny_pbip_options(demo_root, str(tmp_path / 'stage1'))
-    _, log = run(['tools/generate_pseudo_labels.py', PBIP_DEMO, ckpt,
+    # default checkpoint: the run's best validation (stage one validated at
+    # its last iteration)
+    _, log = run(['tools/generate_pseudo_labels.py', PBIP_DEMO,
                   '--out-dir', pseudo, '--overlay-dir',
                   str(tmp_path / 'overlays'), '--num-overlays', '2'] +
                  cfg_options(opts))
+    best = osp.join(str(tmp_path / 'stage1'), 'best_mIoU_iter_2.pth')
+    assert osp.isfile(best) and f'{best} -> {pseudo}' in log
     names = sorted(os.listdir(osp.join(demo_root, 'training')))
     written = sorted(os.listdir(pseudo))
     assert written == names  # one per training image, same name

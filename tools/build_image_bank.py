@@ -8,13 +8,15 @@
 
 Reads the config's training split (single-label patches, labels from file
 names or masks) and its ``model.image_encoder``; writes the file named by the
-config's ``ImageBankHook`` (or ``--out``), atomically. Training loads that
+config's ``ImageBankHook`` (default ``<work_dir>/image_bank.pth``, or
+``--out``), atomically. Training loads that
 file instead of building it. With ``--launcher``, the N processes share the
 reading and encoding (batches dealt round-robin, one GPU each when there are
 GPUs, gloo on CPUs) and rank 0 writes a bank identical to a one-process
 build.
 """
 import argparse
+import os.path as osp
 import time
 
 import torch
@@ -47,7 +49,10 @@ def main():
                          'give --out')
     hook = HOOKS.build(hooks[0] if hooks else dict(
         type='ImageBankHook', bank_file=args.out))
-    out = args.out or hook.bank_file
+    out = args.out or hook.bank_file or osp.join(
+        cfg.get('work_dir') or osp.join(
+            'work_dirs', osp.splitext(osp.basename(args.config))[0]),
+        'image_bank.pth')
     encoder = MODELS.build(cfg.model.image_encoder).to(
         local_device(args.device))
     start = time.time()

@@ -1,14 +1,19 @@
 """Stage-one checkpoint -> one pseudo-label PNG per training image.
 
-    python tools/generate_pseudo_labels.py CONFIG CHECKPOINT
-        [--out-dir DIR] [--batch-size 8] [--device cpu|cuda]
+    python tools/generate_pseudo_labels.py CONFIG [CHECKPOINT]
+        [--work-dir DIR] [--out-dir DIR] [--batch-size 8] [--device cpu|cuda]
         [--overlay-dir DIR --num-overlays 16] [--cfg-options k=v ...]
     torchrun --nproc_per_node N tools/generate_pseudo_labels.py CONFIG \
-        CHECKPOINT --launcher pytorch
+        --launcher pytorch
 
-Runs the config's model (its own test-time augmentation, CAM fusion, label
-masking and white background, all config values) on the config's training
-split through ``pseudo_label_pipeline`` and writes ``<stem>.png``: P mode,
+CHECKPOINT defaults to the best-validation checkpoint of the training run,
+``best_mIoU_iter_*.pth`` in ``--work-dir`` (default
+``work_dirs/<config name>``, where ``tools/train.py`` writes), as the
+released PBIP code does. Runs the config's model (its CAM fusion, label
+masking and background rules, all config values; test-time augmentation only
+when the config sets ``pseudo_label_tta=True``, since the released code makes
+its pseudo labels without it) on the config's training split through
+``pseudo_label_pipeline`` and writes ``<stem>.png``: P mode,
 the dataset palette, tissue classes 0-3 and background 4, exactly the format
 of the dataset's masks. Default ``--out-dir``:
 ``<data_root>/pseudo_labels/<config name>``, the folder the stage-two configs
@@ -28,14 +33,18 @@ from mmengine.runner import load_checkpoint
 from mmseg.registry import DATASETS, MODELS
 
 import mmseg_pbip  # noqa: F401
-from mmseg_pbip.apis import generate_pseudo_labels
+from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
 from mmseg_pbip.utils import init_launcher, load_tool_config, local_device
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument(
+        'checkpoint', nargs='?',
+        help='default: the best_*.pth of --work-dir (best validation)')
+    parser.add_argument(
+        '--work-dir', help='the training run (default: work_dirs/<config>)')
     parser.add_argument('--out-dir')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--device',
@@ -61,15 +70,20 @@ def main():
     out_dir = args.out_dir or osp.join(
         ds_cfg['data_root'], 'pseudo_labels',
         osp.splitext(osp.basename(args.config))[0])
+    checkpoint = args.checkpoint or best_checkpoint(
+        args.work_dir or cfg.get('work_dir') or osp.join(
+            'work_dirs', osp.splitext(osp.basename(args.config))[0]))
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     model.to(local_device(args.device)).eval()
     start = time.time()
     stats = generate_pseudo_labels(
         model, dataset, out_dir, args.batch_size, args.overlay_dir,
-        args.num_overlays if args.overlay_dir else 0)
+        args.num_overlays if args.overlay_dir else 0,
+        tta=bool(cfg.get('pseudo_label_tta', False)))
     if is_main_process():
-        print(f"{out_dir}: {stats['total']} pseudo labels ({stats['written']} "
+        print(f'{checkpoint} -> {out_dir}: {stats["total"]} pseudo labels '
+              f"({stats['written']} "
               f"written, {stats['skipped']} already there) in "
               f'{time.time() - start:.1f} s')
 

@@ -29,9 +29,9 @@ step "stage one: training $(basename "$stage1" .py)"
 step "stage one: test of its CAM pseudo masks on the demo test split"
 "$py" tools/test.py "$stage1" "$(cat "$w1/last_checkpoint")" \
   --work-dir "$w1/test" --show-dir "$w1/test/overlays"
-step "pseudo labels for every training image"
+step "pseudo labels for every training image (best-validation checkpoint)"
 rm -rf "$pseudo"  # they belong to the checkpoint just trained
-"$py" tools/generate_pseudo_labels.py "$stage1" "$(cat "$w1/last_checkpoint")" \
+"$py" tools/generate_pseudo_labels.py "$stage1" --work-dir "$w1" \
   --out-dir "$pseudo" --overlay-dir "$w1/pseudo_label_overlays"
 step "stage two: training $(basename "$stage2" .py) on the pseudo labels"
 "$py" tools/train.py "$stage2" --work-dir "$w2"

@@ -22,10 +22,12 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # written to a temporary name and renamed: a run killed while saving
-    # still resumes (`--resume`) from a complete checkpoint
+    # still resumes (`--resume`) from a complete checkpoint; the checkpoint
+    # of the best validation mIoU is kept as best_mIoU_iter_N.pth (the
+    # released PBIP code makes its pseudo labels from it)
     checkpoint=dict(
         type='AtomicCheckpointHook', by_epoch=False, interval=1000,
-        max_keep_ckpts=3, save_last=True),
+        max_keep_ckpts=3, save_last=True, save_best='mIoU', rule='greater'),
     # stops at the first NaN / inf loss, before it is saved
     non_finite_loss=dict(type='NonFiniteLossHook'),
     # a checkpoint of other classes / shapes is an error, not a warning

@@ -22,7 +22,7 @@ model = dict(
 train_dataloader = dict(batch_size=8, num_workers=1)
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
+    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters + 1,
          by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
@@ -30,12 +30,5 @@ default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=75, max_keep_ckpts=2))
 custom_hooks = [
-    dict(type='WeightSourceCheckHook'),
-    dict(
-        type='ImageBankHook',
-        bank_file='work_dirs/image_banks/demo_medclip-swin-random.pth',
-        k_per_class=3,
-        n_per_cluster=20,
-        max_white_fraction=0.5,
-        batch_size=16),
+    dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}
 ]

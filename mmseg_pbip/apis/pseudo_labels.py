@@ -14,6 +14,28 @@ from tqdm import tqdm
 from ..utils import atomic_path
 
 
+def best_checkpoint(work_dir: str) -> str:
+    """The best-validation checkpoint of a training run.
+
+    Args:
+        work_dir (str): The run's work folder.
+
+    Returns:
+        str: The newest ``best_*.pth`` there (MMEngine's ``save_best``).
+
+    Raises:
+        FileNotFoundError: naming the folder, when it holds none.
+    """
+    found = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')),
+                   key=osp.getmtime)
+    if not found:
+        raise FileNotFoundError(
+            f'{work_dir}: no best-validation checkpoint (best_*.pth); train '
+            "with the checkpoint hook's save_best='mIoU' (the default of "
+            'these configs), give --work-dir, or name a CHECKPOINT')
+    return found[-1]
+
+
 def pseudo_label_path(out_dir: str, img_path: str) -> str:
     """``out_dir/<image stem>.png``: the name a stage-two dataset pairs."""
     return osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
@@ -35,15 +57,16 @@ def generate_pseudo_labels(model: torch.nn.Module,
                            batch_size: int = 8,
                            overlay_dir: Optional[str] = None,
                            num_overlays: int = 0,
-                           on_batch: Optional[Callable[[int], None]] = None
-                           ) -> dict:
+                           on_batch: Optional[Callable[[int], None]] = None,
+                           tta: bool = False) -> dict:
     """Predict a pseudo mask for every image of ``dataset``.
 
     Images whose PNG already exists are skipped (PNGs are written under a
     temporary name and renamed, so an existing file is complete); leftover
     temporary files of an interrupted run are removed. The model's own
-    ``predict`` applies the configured test-time augmentation, CAM fusion,
-    label masking and white background.
+    ``predict`` applies the configured CAM fusion, label masking and
+    background rules; its test-time augmentation only when ``tta`` is True
+    (the released PBIP code makes pseudo labels without it).
 
     In multi-process runs (a launcher's process group) the batches are
     dealt to the ranks round-robin; each batch is the one a single process
@@ -61,6 +84,8 @@ def generate_pseudo_labels(model: torch.nn.Module,
         num_overlays (int): Overlays for the first N images to write.
         on_batch (callable, optional): Called with the number of images
             written so far after every batch (progress hooks, tests).
+        tta (bool): Use the model's test-time augmentation. Defaults to
+            False.
 
     Returns:
         dict: ``total``, ``written`` (by all ranks), ``skipped``.
@@ -82,23 +107,30 @@ def generate_pseudo_labels(model: torch.nn.Module,
     starts = list(range(0, len(todo), batch_size))[rank::world]
     written = 0
     model.eval()
-    for start in tqdm(starts, desc='pseudo labels', unit='batch',
-                      disable=rank != 0):
-        batch = pseudo_collate(
-            [dataset[i] for i in todo[start:start + batch_size]])
-        data = model.data_preprocessor(batch, False)
-        for offset, sample in enumerate(model.predict(**data)):
-            mask = sample.pred_sem_seg.data[0].cpu().numpy()
-            path = pseudo_label_path(out_dir, sample.img_path)
-            save_index_png(path, mask, palette)
-            if overlay_dir and start + offset < num_overlays:
-                cams = sample.seg_logits.data.cpu().numpy() \
-                    if 'seg_logits' in sample else None
-                save_overlay(overlay_dir, sample.img_path, mask, palette,
-                             cams)
-            written += 1
-        if on_batch is not None:
-            on_batch(written)
+    tta_before = getattr(model, 'tta_enabled', None)
+    if tta_before is not None:
+        model.tta_enabled = tta
+    try:
+        for start in tqdm(starts, desc='pseudo labels', unit='batch',
+                          disable=rank != 0):
+            batch = pseudo_collate(
+                [dataset[i] for i in todo[start:start + batch_size]])
+            data = model.data_preprocessor(batch, False)
+            for offset, sample in enumerate(model.predict(**data)):
+                mask = sample.pred_sem_seg.data[0].cpu().numpy()
+                path = pseudo_label_path(out_dir, sample.img_path)
+                save_index_png(path, mask, palette)
+                if overlay_dir and start + offset < num_overlays:
+                    cams = sample.seg_logits.data.cpu().numpy() \
+                        if 'seg_logits' in sample else None
+                    save_overlay(overlay_dir, sample.img_path, mask, palette,
+                                 cams)
+                written += 1
+            if on_batch is not None:
+                on_batch(written)
+    finally:
+        if tta_before is not None:
+            model.tta_enabled = tta_before
     count = torch.tensor(written)
     all_reduce(count)  # sum over ranks; no-op in one process
     barrier()

@@ -1,10 +1,12 @@
-from .bank_builder import build_image_bank, encode_images
+from .bank_builder import (BankImageReader, build_image_bank, encode_images,
+                           spherical_kmeans)
 from .bank_file import check_image_bank, load_image_bank, save_image_bank
 from .patch_selection import (drop_white_patches, single_label_indices,
                               white_fraction)
 
 __all__ = [
-    'build_image_bank', 'encode_images', 'load_image_bank',
-    'save_image_bank', 'check_image_bank', 'single_label_indices',
-    'white_fraction', 'drop_white_patches'
+    'BankImageReader', 'build_image_bank', 'encode_images',
+    'spherical_kmeans', 'load_image_bank', 'save_image_bank',
+    'check_image_bank', 'single_label_indices', 'white_fraction',
+    'drop_white_patches'
 ]

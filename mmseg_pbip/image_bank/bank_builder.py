@@ -1,5 +1,6 @@
 """Build the image bank: encode single-label patches, K-means per class."""
-from typing import Dict, Sequence
+import zlib
+from typing import Callable, Dict, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -12,47 +13,208 @@ from .patch_selection import (drop_white_patches, read_rgb01,
                               single_label_indices)
 
 
+class BankImageReader:
+    """Read a bank patch as the encoder expects it, ``[3, H, W]`` float32.
+
+    - ``input_space='rgb01'``: RGB in [0, 1] (the encoder normalises it
+      with its own mean / std);
+    - ``input_space='inputs'`` (released): the network's input space, the
+      image decoded by OpenCV (BGR, unless ``to_rgb``) and normalised with
+      the data preprocessor's ``mean`` / ``std`` (0-255 scale); then, when
+      ``augment``, a random horizontal and vertical flip (each p=0.5) and a
+      random 90-degree rotation (p=0.5, 1-3 quarter turns); then, when
+      ``stretch``, the whole tensor min-max stretched to [0, 1] (one min
+      and one max over all channels, eps 1e-8).
+
+    The random draws of a patch depend only on ``seed`` and its file name,
+    so every process and every run encodes the same views.
+
+    Args:
+        input_space (str): 'rgb01' or 'inputs'.
+        mean (Sequence[float], optional): Preprocessor mean (0-255).
+        std (Sequence[float], optional): Preprocessor std (0-255).
+        to_rgb (bool): Convert OpenCV's BGR to RGB. Defaults to False.
+        augment (bool): Random flips / rotation. Defaults to False.
+        stretch (bool): Whole-tensor min-max. Defaults to False.
+        seed (int): Seed of the augmentation. Defaults to 42.
+    """
+
+    def __init__(self,
+                 input_space: str = 'rgb01',
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 to_rgb: bool = False,
+                 augment: bool = False,
+                 stretch: bool = False,
+                 seed: int = 42) -> None:
+        if input_space not in ('rgb01', 'inputs'):
+            raise ValueError("bank input_space must be 'rgb01' or 'inputs', "
+                             f'got {input_space!r}')
+        if input_space == 'inputs' and (mean is None or std is None):
+            raise ValueError("bank input_space='inputs' needs the data "
+                             "preprocessor's mean and std")
+        self.input_space = input_space
+        self.mean = None if mean is None else np.asarray(mean, np.float32)
+        self.std = None if std is None else np.asarray(std, np.float32)
+        self.to_rgb = to_rgb
+        self.augment = augment
+        self.stretch = stretch
+        self.seed = seed
+
+    @property
+    def settings(self) -> dict:
+        """dict: The reader's settings (plain values, stored in banks)."""
+        return dict(
+            input_space=self.input_space,
+            mean=None if self.mean is None else self.mean.tolist(),
+            std=None if self.std is None else self.std.tolist(),
+            to_rgb=self.to_rgb, augment=self.augment, stretch=self.stretch,
+            seed=self.seed)
+
+    def __call__(self, path: str) -> np.ndarray:
+        if self.input_space == 'rgb01':
+            img = read_rgb01(path)
+        else:
+            img = cv2.imread(path, cv2.IMREAD_COLOR)
+            if img is None:
+                raise ValueError(f'{path}: cannot be read as an image')
+            if self.to_rgb:
+                img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            img = (img.astype(np.float32) - self.mean) / self.std
+        if self.augment:
+            name = path.replace('\\', '/').rsplit('/', 1)[-1]
+            rng = np.random.RandomState(
+                (zlib.crc32(name.encode()) + self.seed) % 2**32)
+            if rng.rand() < 0.5:
+                img = img[:, ::-1]
+            if rng.rand() < 0.5:
+                img = img[::-1]
+            if rng.rand() < 0.5:
+                img = np.rot90(img, rng.randint(1, 4))
+        img = np.ascontiguousarray(img.transpose(2, 0, 1))
+        if self.stretch:
+            img = (img - img.min()) / (img.max() - img.min() + 1e-8)
+        return img
+
+
 @torch.no_grad()
-def encode_images(paths: Sequence[str], encoder: torch.nn.Module,
-                  batch_size: int = 32, device=None,
-                  desc: str = 'encoding') -> torch.Tensor:
+def encode_images(paths: Sequence[str],
+                  encoder: torch.nn.Module,
+                  batch_size: int = 32,
+                  device=None,
+                  desc: str = 'encoding',
+                  reader: Optional[Callable[[str], np.ndarray]] = None
+                  ) -> torch.Tensor:
     """Encode image files in batches.
 
     In multi-process runs the batches are dealt to the ranks and the
     features gathered (:func:`~mmseg_pbip.utils.shard_map`): every rank
     returns all features, each batch computed as in a single process.
 
+    Args:
+        reader (callable, optional): ``path -> [3, H, W]`` float array in
+            the encoder's input space. Defaults to RGB in [0, 1].
+
     Returns:
         Tensor: ``[M, d]`` float32 on the CPU.
     """
     device = device or next(encoder.buffers()).device
+    reader = reader or BankImageReader()
 
     def encode(batch_paths):
-        imgs = [read_rgb01(p) for p in batch_paths]
-        h, w = imgs[0].shape[:2]  # the encoder resizes; a batch needs one
+        imgs = [reader(p) for p in batch_paths]
+        h, w = imgs[0].shape[1:]  # the encoder resizes; a batch needs one
         imgs = [
-            img if img.shape[:2] == (h, w) else cv2.resize(
-                img, (w, h), interpolation=cv2.INTER_LINEAR) for img in imgs
+            img if img.shape[1:] == (h, w) else cv2.resize(
+                img.transpose(1, 2, 0), (w, h),
+                interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+            for img in imgs
         ]
-        batch = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2)
+        batch = torch.from_numpy(np.stack(imgs))
         return encoder(batch.to(device)).float().cpu()
 
     return torch.cat(shard_map(encode, list(paths), batch_size, desc))
 
 
-def build_image_bank(paths: Sequence[str], labels: np.ndarray,
-                     class_names: Sequence[str], encoder: torch.nn.Module,
-                     k_per_class: int = 3, n_per_cluster: int = 100,
+def spherical_kmeans(unit: np.ndarray, k: int, seed: int = 42,
+                     max_iter: int = 100):
+    """K-means under the cosine distance (eq. 1), as the released code does.
+
+    Random initial centres (``k`` distinct members drawn with
+    ``np.random.RandomState(seed)``); each step assigns every feature to
+    its most similar centre, moves each non-empty cluster's centre to the
+    re-normalised mean of its members, and stops when no centre moves
+    (``np.allclose``) or after ``max_iter`` steps.
+
+    Args:
+        unit (np.ndarray): ``[M, d]`` unit-norm features.
+        k (int): Clusters.
+        seed (int): Seed of the initial draw.
+        max_iter (int): Step limit.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: labels ``[M]`` (from the last
+        assignment) and unit-norm centres ``[k, d]``.
+    """
+    rng = np.random.RandomState(seed)
+    centres = unit[rng.choice(len(unit), k, replace=False)].copy()
+    for _ in range(max_iter):
+        labels = (unit @ centres.T).argmax(1)
+        old = centres.copy()
+        for j in range(k):
+            members = unit[labels == j]
+            if len(members):
+                centre = members.mean(0)
+                centres[j] = centre / np.linalg.norm(centre)
+        if np.allclose(old, centres):
+            break
+    return labels, centres
+
+
+def cluster_class(unit: np.ndarray, k: int, kmeans: str, seed: int):
+    """Cluster one class's unit features.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: labels ``[M]`` and unit centres
+        ``[k, d]``.
+    """
+    if kmeans == 'spherical':
+        return spherical_kmeans(unit, k, seed)
+    if kmeans == 'sklearn':  # Euclidean K-means on unit vectors
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(unit)
+        centres = km.cluster_centers_ / np.linalg.norm(
+            km.cluster_centers_, axis=1, keepdims=True)
+        return km.labels_, centres.astype(unit.dtype)
+    raise ValueError(
+        f"kmeans must be 'spherical' or 'sklearn', got {kmeans!r}")
+
+
+def build_image_bank(paths: Sequence[str],
+                     labels: np.ndarray,
+                     class_names: Sequence[str],
+                     encoder: torch.nn.Module,
+                     k_per_class: int = 3,
+                     n_per_cluster: int = 100,
                      max_white_fraction: float = 0.5,
-                     grey_threshold: float = 200., batch_size: int = 32,
-                     seed: int = 0) -> Dict:
+                     grey_threshold: float = 200.,
+                     batch_size: int = 32,
+                     seed: int = 42,
+                     kmeans: str = 'spherical',
+                     prototype_rule: str = 'centroid',
+                     reader: Optional[Callable[[str], np.ndarray]] = None
+                     ) -> Dict:
     """Prototypes from the single-label training patches.
 
     Per class: drop patches more than ``max_white_fraction`` white, encode
-    the rest, L2-normalise, K-means (``k_per_class`` clusters; Euclidean
-    K-means on unit vectors follows the cosine distance of eq. 1), keep the
-    ``n_per_cluster`` patches nearest each centre (cosine) and average their
-    normalised features into the cluster's prototype.
+    the rest (``reader`` gives the encoder's input), L2-normalise, cluster
+    into ``k_per_class`` clusters (``kmeans``: 'spherical', the released
+    cosine K-means, or 'sklearn', Euclidean K-means on the unit vectors),
+    and take one prototype per cluster (``prototype_rule``):
+
+    - ``'centroid'`` (released): the final unit-norm centre, i.e. the
+      normalised mean of all the cluster's members;
+    - ``'nearest_mean'`` (paper): the mean of the ``n_per_cluster``
+      normalised features nearest the centre (cosine).
 
     A class with fewer usable patches than clusters gets fewer clusters
     (warning); a class with none is an error naming the class.
@@ -61,11 +223,14 @@ def build_image_bank(paths: Sequence[str], labels: np.ndarray,
         paths (Sequence[str]): Training image paths ``[M]``.
         labels (np.ndarray): ``[M, N]`` multi-hot image-level labels.
         class_names (Sequence[str]): The ``N`` tissue classes.
-        encoder (nn.Module): Frozen encoder, images in [0, 1] -> ``[B, d]``.
+        encoder (nn.Module): Frozen encoder, ``[B, 3, H, W] -> [B, d]``.
 
     Returns:
         dict: The bank (see :mod:`mmseg_pbip.image_bank.bank_file`).
     """
+    if prototype_rule not in ('centroid', 'nearest_mean'):
+        raise ValueError("prototype_rule must be 'centroid' or "
+                         f"'nearest_mean', got {prototype_rule!r}")
     groups = single_label_indices(np.asarray(labels))
     protos, ks, members = [], [], []
     for c, name in enumerate(class_names):
@@ -84,22 +249,24 @@ def build_image_bank(paths: Sequence[str], labels: np.ndarray,
                 f'patches, using {k} cluster(s) instead of {k_per_class}',
                 logger='current', level=30)
         feats = encode_images([paths[i] for i in idx], encoder, batch_size,
-                              desc=f'encoding {name}')
+                              desc=f'encoding {name}', reader=reader)
         unit = torch.nn.functional.normalize(feats, dim=1).numpy()
-        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(unit)
-        centres = km.cluster_centers_ / np.linalg.norm(
-            km.cluster_centers_, axis=1, keepdims=True)
+        assigned, centres = cluster_class(unit, k, kmeans, seed)
+        sizes = []
         for j in range(k):
-            own = np.flatnonzero(km.labels_ == j)
-            sims = unit[own] @ centres[j]
-            nearest = own[np.argsort(-sims, kind='stable')[:n_per_cluster]]
-            protos.append(torch.from_numpy(unit[nearest].mean(0)))
-            members.append([paths[idx[i]] for i in nearest])
+            own = np.flatnonzero(assigned == j)
+            order = own[np.argsort(-(unit[own] @ centres[j]), kind='stable')]
+            if prototype_rule == 'centroid':
+                protos.append(torch.from_numpy(centres[j].copy()))
+            else:
+                order = order[:n_per_cluster]
+                protos.append(torch.from_numpy(unit[order].mean(0)))
+            members.append([paths[idx[i]] for i in order])
+            sizes.append(len(order))
         ks.append(k)
         print_log(
-            f'image bank: {name}: {len(idx)} patches -> {k} prototypes '
-            f'from {[min(n_per_cluster, int((km.labels_ == j).sum())) for j in range(k)]} images',
-            logger='current')
+            f'image bank: {name}: {len(idx)} patches -> {k} prototypes, '
+            f'rule {prototype_rule}, from {sizes} images', logger='current')
     return dict(
         prototypes=torch.stack(protos).float(),
         k_per_class=ks,
@@ -112,4 +279,6 @@ def build_image_bank(paths: Sequence[str], labels: np.ndarray,
         settings=dict(
             k_per_class=k_per_class, n_per_cluster=n_per_cluster,
             max_white_fraction=max_white_fraction,
-            grey_threshold=grey_threshold, seed=seed))
+            grey_threshold=grey_threshold, seed=seed, kmeans=kmeans,
+            prototype_rule=prototype_rule,
+            reader=getattr(reader, 'settings', None)))

@@ -1,3 +1,4 @@
+from .backbones import *  # noqa: F401,F403
 from .decode_heads import *  # noqa: F401,F403
 from .encoders import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

@@ -42,3 +42,5 @@ model = dict(
     white_threshold=200.,
     tta_flips=(False, True),
     tta_intensities=(1.0, ))
+# Pseudo labels for stage two use the test-time flips above.
+pseudo_label_tta = True

@@ -1,5 +1,6 @@
 """Build or load the image bank and install its prototypes in the model."""
 import os.path as osp
+from typing import Optional
 
 import numpy as np
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
@@ -11,17 +12,21 @@ from mmseg.registry import DATASETS, HOOKS
 from PIL import Image
 
 from ...datasets import cls_label_from_mask, config_metainfo
-from ...image_bank import build_image_bank, load_image_bank, save_image_bank
+from ...image_bank import (BankImageReader, build_image_bank,
+                           load_image_bank, save_image_bank)
 
 
-def bank_from_config(cfg, encoder, **settings) -> dict:
+def bank_from_config(cfg, encoder, input_space='rgb01', augment=False,
+                     stretch=False, **settings) -> dict:
     """Build a bank from ``cfg.train_dataloader.dataset``'s training split.
 
     Args:
         cfg (Config): Full config; its training dataset must read labels
-            from file names (``cls_label_from='filename'``) or masks. Its
-            ``randomness.seed`` (0 when unset) seeds K-means.
+            from file names (``cls_label_from='filename'``) or masks; its
+            ``model.data_preprocessor`` gives the network's input space.
         encoder (nn.Module): The frozen image encoder.
+        input_space, augment, stretch: :class:`BankImageReader` settings
+            (``input_space='inputs'`` reads patches as the network does).
         **settings: :func:`build_image_bank` keyword arguments.
     """
     ds_cfg = cfg.train_dataloader.dataset.copy()
@@ -37,9 +42,13 @@ def bank_from_config(cfg, encoder, **settings) -> dict:
                 dataset.background_index) for i in range(len(dataset))
         ])
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    seed = (cfg.get('randomness') or {}).get('seed') or 0
+    pre = (cfg.get('model') or {}).get('data_preprocessor') or {}
+    reader = BankImageReader(
+        input_space, mean=pre.get('mean'), std=pre.get('std'),
+        to_rgb=bool(pre.get('bgr_to_rgb')), augment=augment, stretch=stretch,
+        seed=settings.get('seed', 42))
     return build_image_bank(paths, labels, dataset.tissue_classes, encoder,
-                            seed=seed, **settings)
+                            reader=reader, **settings)
 
 
 def tissue_classes(cfg):
@@ -62,13 +71,28 @@ class ImageBankHook(Hook):
     single-process build. At test time a missing file is fine when the
     checkpoint holds the prototypes.
 
+    The defaults are the released code's settings.
+
     Args:
-        bank_file (str): Path of the bank file.
+        bank_file (str, optional): Path of the bank file. Defaults to
+            ``<work_dir>/image_bank.pth``.
         k_per_class (int): Clusters per class. Defaults to 3.
-        n_per_cluster (int): Images averaged per prototype. Defaults to 100.
+        n_per_cluster (int): Images averaged per prototype with
+            ``prototype_rule='nearest_mean'``. Defaults to 100.
         max_white_fraction (float): Patches whiter than this are left out.
         grey_threshold (float): Grey level (0-255) counted as white.
         batch_size (int): Encoding batch size.
+        kmeans (str): 'spherical' (released cosine K-means) or 'sklearn'.
+        prototype_rule (str): 'centroid' (released) or 'nearest_mean'
+            (paper). See :func:`build_image_bank`.
+        seed (int): Seed of K-means and of the bank augmentation.
+            Defaults to 42 (released).
+        input_space (str): 'inputs' (released: the patches in the network's
+            input space, see :class:`BankImageReader`) or 'rgb01'.
+        augment (bool): Random flips / rotation of the bank patches
+            (released). Defaults to True.
+        stretch (bool): Whole-tensor min-max of each bank patch (released).
+            Defaults to True.
         rebuild (bool): Rebuild even when the file exists.
         check_encoder (bool): Refuse a bank built with another encoder
             (type or weights' fingerprint) than the model's. Defaults to
@@ -76,21 +100,28 @@ class ImageBankHook(Hook):
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, bank_file: str, k_per_class: int = 3,
+    def __init__(self, bank_file: Optional[str] = None, k_per_class: int = 3,
                  n_per_cluster: int = 100, max_white_fraction: float = 0.5,
                  grey_threshold: float = 200., batch_size: int = 32,
+                 kmeans: str = 'spherical', prototype_rule: str = 'centroid',
+                 seed: int = 42, input_space: str = 'inputs',
+                 augment: bool = True, stretch: bool = True,
                  rebuild: bool = False, check_encoder: bool = True) -> None:
         self.bank_file = bank_file
         self.settings = dict(
             k_per_class=k_per_class, n_per_cluster=n_per_cluster,
             max_white_fraction=max_white_fraction,
-            grey_threshold=grey_threshold, batch_size=batch_size)
+            grey_threshold=grey_threshold, batch_size=batch_size,
+            kmeans=kmeans, prototype_rule=prototype_rule, seed=seed,
+            input_space=input_space, augment=augment, stretch=stretch)
         self.rebuild = rebuild
         self.check_encoder = check_encoder
 
     def before_run(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
+        if self.bank_file is None:
+            self.bank_file = osp.join(runner.work_dir, 'image_bank.pth')
         # rank 0 decides: the others must not see a file it is writing
         exists = [osp.isfile(self.bank_file) and not self.rebuild]
         broadcast_object_list(exists)

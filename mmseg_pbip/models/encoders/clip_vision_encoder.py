@@ -22,6 +22,8 @@ class CLIPVisionEncoder(FrozenImageEncoder):
         pretrained (str, optional): Local Hugging Face folder.
         hf_config (dict, optional): ``CLIPVisionConfig`` kwargs for tests.
         allow_random_init (bool): Accept random weights. Defaults to False.
+        normalize (bool): Normalise with mean / std (see
+            :class:`FrozenImageEncoder`). Defaults to True.
     """
 
     def __init__(self,
@@ -29,7 +31,8 @@ class CLIPVisionEncoder(FrozenImageEncoder):
                  hf_config: Optional[dict] = None,
                  allow_random_init: bool = False,
                  mean=CLIP_MEAN,
-                 std=CLIP_STD) -> None:
+                 std=CLIP_STD,
+                 normalize: bool = True) -> None:
         from transformers import (CLIPVisionConfig,
                                   CLIPVisionModelWithProjection)
         load = check_weights(
@@ -43,7 +46,7 @@ class CLIPVisionEncoder(FrozenImageEncoder):
             else:
                 model = CLIPVisionModelWithProjection(
                     CLIPVisionConfig(**(hf_config or {})))
-        super().__init__(model.config.image_size, mean, std)
+        super().__init__(model.config.image_size, mean, std, normalize)
         self.model = model
         self.out_channels = model.config.projection_dim
         self.weights_source = pretrained if load else 'random'

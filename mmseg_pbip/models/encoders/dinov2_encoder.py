@@ -21,6 +21,8 @@ class DINOv2Encoder(FrozenImageEncoder):
         hf_config (dict, optional): ``Dinov2Config`` kwargs for tests.
         allow_random_init (bool): Accept random weights. Defaults to False.
         input_size (int): Defaults to 224.
+        normalize (bool): Normalise with mean / std (see
+            :class:`FrozenImageEncoder`). Defaults to True.
     """
 
     def __init__(self,
@@ -29,9 +31,10 @@ class DINOv2Encoder(FrozenImageEncoder):
                  allow_random_init: bool = False,
                  input_size: int = 224,
                  mean=IMAGENET_MEAN,
-                 std=IMAGENET_STD) -> None:
+                 std=IMAGENET_STD,
+                 normalize: bool = True) -> None:
         from transformers import Dinov2Config, Dinov2Model
-        super().__init__(input_size, mean, std)
+        super().__init__(input_size, mean, std, normalize)
         load = check_weights(
             pretrained, allow_random_init,
             'a Hugging Face DINOv2 folder (config.json + weights)',

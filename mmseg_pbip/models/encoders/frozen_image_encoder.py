@@ -23,6 +23,10 @@ class FrozenImageEncoder(BaseModule):
         input_size (int): Side the images are resized to.
         mean (Sequence[float]): Per-channel mean, RGB in [0, 1].
         std (Sequence[float]): Per-channel std, RGB in [0, 1].
+        normalize (bool): Normalise with ``mean`` / ``std``. False when the
+            caller already gives the encoder its input space (the released
+            PBIP code feeds stretched, histology-normalised images to the
+            encoder with no further normalisation). Defaults to True.
         init_cfg (dict, optional): Unused; weights come from the
             subclasses' own loaders.
     """
@@ -33,9 +37,11 @@ class FrozenImageEncoder(BaseModule):
                  input_size: int,
                  mean: Sequence[float],
                  std: Sequence[float],
+                 normalize: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.input_size = int(input_size)
+        self.normalize = normalize
         self.register_buffer(
             'mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
             persistent=False)
@@ -57,18 +63,21 @@ class FrozenImageEncoder(BaseModule):
         """Weights are loaded at construction; nothing to initialise."""
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """Resize and normalise.
+        """Resize and (when ``normalize``) normalise.
 
         Args:
-            images (Tensor): ``[B, 3, H, W]`` RGB in [0, 1].
+            images (Tensor): ``[B, 3, H, W]`` RGB in [0, 1], or already in
+                the encoder's input space when ``normalize`` is False.
 
         Returns:
-            Tensor: ``[B, 3, S, S]`` normalised, ``S = input_size``.
+            Tensor: ``[B, 3, S, S]``, ``S = input_size``.
         """
         if images.shape[-2:] != (self.input_size, self.input_size):
             images = F.interpolate(
                 images, size=(self.input_size, self.input_size),
                 mode='bilinear', align_corners=False)
+        if not self.normalize:
+            return images
         return (images - self.mean) / self.std
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -42,6 +42,8 @@ class MedCLIPVisionEncoder(FrozenImageEncoder):
             ignored when ``swin_pretrained`` is given.
         allow_random_init (bool): Accept random weights. Defaults to False.
         input_size (int): Defaults to 224.
+        normalize (bool): Normalise with mean / std (see
+            :class:`FrozenImageEncoder`). Defaults to True.
     """
     out_channels = 512
 
@@ -54,8 +56,9 @@ class MedCLIPVisionEncoder(FrozenImageEncoder):
                  allow_random_init: bool = False,
                  input_size: int = 224,
                  mean=MEDCLIP_MEAN,
-                 std=MEDCLIP_STD) -> None:
-        super().__init__(input_size, mean, std)
+                 std=MEDCLIP_STD,
+                 normalize: bool = True) -> None:
+        super().__init__(input_size, mean, std, normalize)
         if variant not in ('swin', 'resnet50'):
             raise ValueError(
                 f"variant must be 'swin' or 'resnet50', got {variant!r}")

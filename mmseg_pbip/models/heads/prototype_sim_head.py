@@ -13,18 +13,29 @@ Tensor = torch.Tensor
 
 @MODELS.register_module()
 class PrototypeSimHead(BaseModule):
-    """Class activation maps from cosine similarity to class prototypes.
+    """Class activation maps from the similarity of pixels to prototypes.
 
     For each used backbone stage ``i`` the ``P`` prototypes (``P = sum(K)``
     subclasses over ``N`` classes, each ``[d]``) are projected to the
     stage's channels by an MLP ``Linear(d, h) -> ReLU -> Linear(h, C_i)``
     (``h = hidden_ratio * d``); every pixel feature ``F_i(p)`` is compared
-    with every projected prototype:
-    ``S_i(p, k) = scale_i * cos(F_i(p), P_i(k))``, with a learnable
-    ``scale_i`` (initialised ``1 / 0.07``) or a fixed one. Subclass maps are
-    merged per class, by ``'mean'`` or ``'max'`` (the released code's soft
-    maximum ``sum_k softmax_k(s) * s_k``), or ``'hard_max'``; class scores
-    are the global average of the class maps.
+    with every projected prototype ``P_i(k)``:
+
+    - ``normalize_prototypes=False`` (released code): a scaled dot product
+      of the unit pixel feature with the projected prototype as it is,
+      ``S_i(p, k) = scale_i * <F_i(p) / |F_i(p)|, P_i(k)>``, so every
+      subclass keeps the gain its projection learns;
+    - ``normalize_prototypes=True`` (paper, eq. 2): a cosine,
+      ``S_i(p, k) = scale_i * cos(F_i(p), P_i(k))``.
+
+    ``scale_i`` is learnable (initialised ``1 / 0.07``, no clamp) or fixed
+    (the paper's eq. 2 is the plain cosine: fixed 1). Subclass maps are
+    merged per class by ``'mean'`` (paper; released in training), ``'max'``
+    (the released soft maximum ``sum_k softmax_k(s) * s_k``) or
+    ``'hard_max'``. Subclass scores are the global average of the subclass
+    maps, and class scores are the subclass scores merged by the same rule
+    (for ``'mean'`` this equals the average of the class map; for the soft
+    maximum it is the released order: pool, then merge).
 
     Prototypes are buffers, set with :meth:`set_prototypes` (from the image
     bank) or restored from a checkpoint.
@@ -36,6 +47,8 @@ class PrototypeSimHead(BaseModule):
         hidden_ratio (float): MLP hidden size / ``d``. Defaults to 0.5.
         logit_scale (float): Initial scale. Defaults to ``1 / 0.07``.
         learnable_scale (bool): Learn the scale per stage. Defaults True.
+        normalize_prototypes (bool): L2-normalise the projected prototypes
+            (a true cosine, paper eq. 2). Defaults to False (released).
         stages (Sequence[int]): Stage indices used. Defaults to all.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -50,12 +63,14 @@ class PrototypeSimHead(BaseModule):
                  hidden_ratio: float = 0.5,
                  logit_scale: float = 1 / 0.07,
                  learnable_scale: bool = True,
+                 normalize_prototypes: bool = False,
                  stages: Sequence[int] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = list(in_channels)
         self.num_classes = num_classes
         self.prototype_dim = prototype_dim
+        self.normalize_prototypes = normalize_prototypes
         self.stages = list(range(len(in_channels))) if stages is None \
             else list(stages)
         hidden = int(prototype_dim * hidden_ratio)
@@ -166,8 +181,9 @@ class PrototypeSimHead(BaseModule):
 
         Returns:
             dict[str, list[Tensor]]: per used stage, ``sub_cams``
-            ``[B, P, H_i, W_i]``, ``cams`` ``[B, N, H_i, W_i]``,
-            ``sub_scores`` ``[B, P]`` and ``cls_scores`` ``[B, N]``.
+            ``[B, P, H_i, W_i]``, ``cams`` ``[B, N, H_i, W_i]`` (subclass
+            maps merged), ``sub_scores`` ``[B, P]`` (subclass maps pooled)
+            and ``cls_scores`` ``[B, N]`` (subclass scores merged).
         """
         if not self.has_prototypes:
             raise RuntimeError(
@@ -176,13 +192,15 @@ class PrototypeSimHead(BaseModule):
                 'load a checkpoint that holds them')
         out = dict(sub_cams=[], cams=[], sub_scores=[], cls_scores=[])
         for j, i in enumerate(self.stages):
-            protos = F.normalize(self.projections[j](self.prototypes), dim=-1)
+            protos = self.projections[j](self.prototypes)
+            if self.normalize_prototypes:
+                protos = F.normalize(protos, dim=-1)
             feat = F.normalize(feats[i], dim=1)
             sub = torch.einsum('bchw,pc->bphw', feat, protos)
             sub = sub * self.logit_scale[j]
-            cams = self.merge(sub, merge)
+            sub_scores = sub.mean((2, 3))
             out['sub_cams'].append(sub)
-            out['cams'].append(cams)
-            out['sub_scores'].append(sub.mean((2, 3)))
-            out['cls_scores'].append(cams.mean((2, 3)))
+            out['cams'].append(self.merge(sub, merge))
+            out['sub_scores'].append(sub_scores)
+            out['cls_scores'].append(self.merge(sub_scores, merge))
         return out

@@ -1,5 +1,5 @@
 """PBIP's ImgMatch foreground/background contrastive loss."""
-from typing import Dict
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
@@ -13,132 +13,238 @@ Tensor = torch.Tensor
 class ImgMatchLoss(nn.Module):
     """Contrast the encoder features of CAM-masked images with prototypes.
 
-    For every selected (image b, subclass p) pair, with ``M`` the subclass
-    CAM ``[H, W]`` upsampled to the image and scaled to [0, 1] by its
-    maximum, and ``b = M >= threshold`` (the adaptive threshold
-    ``tau = threshold * max``):
+    The segmentor passes activation maps ``[B, M, h, w]`` (released code:
+    the raw last-stage subclass maps; paper: ``M'``, the summed class maps
+    of eq. 3) and the selected (image b, map m) pairs ``[S, 2]``. The maps
+    are upsampled to the image (bilinear, ``align_corners=True``) and, per
+    pair, turned into a binary mask ``b = M >= tau`` with the adaptive
+    threshold ``tau = threshold * max`` (eq. 4), the maximum taken over all
+    maps of the image (``threshold_scope='image'``, released) or over the
+    pair's own map (``'map'``).
 
-    - ``X_FG = b * M * X`` and ``X_BG = (1 - b) * (1 - M) * X`` (eq. 5),
-      each min-max normalised per channel;
-    - both go through the frozen encoder in one batched call, giving
-      ``f_FG, f_BG [S, d]``; ``s = cos(f, prototypes) / temperature``
-      ``[S, P]``;
-    - ``L_FG = -log(sum_pairs e^{s_p} / (sum_pairs e^{s_p} +
-      sum_pairs sum_{m != p} e^{s_m}))`` (sums over pairs before the log);
-    - ``L_BG = -log(sum_pairs mean_{m != p} e^{s_m} / (that +
-      sum_pairs e^{s_p}))`` (roles swapped, mean over the other prototypes).
+    ``cam_scaling`` says what ``M`` is: ``'raw'`` (released: the maps as
+    they are, logits not ReLU'd nor rescaled) or ``'relu_max'`` (ReLU, then
+    divided by the maximum of the threshold scope, so ``M`` is in [0, 1]).
 
-    Returns ``fg_weight * L_FG + bg_weight * L_BG`` terms plus
-    ``cam_reg_weight * mean(cam)``. With no selected pair both terms are 0
-    (the graph stays connected, the gradient finite).
+    FG / BG images, with ``X`` the image the segmentor passes (released:
+    the network input, histology-normalised):
+
+    - ``minmax_before_mask=True`` (released):
+      ``X_FG = minmax_c(M * X) * b``, ``X_BG = minmax_c((1 - M) * X) *
+      (1 - b)``, ``minmax_c`` scaling each channel of each image to
+      [0, 1] (``eps`` 1e-8);
+    - ``False`` (paper, eq. 5): ``X_FG = b * M * X``,
+      ``X_BG = (1 - b) * (1 - M) * X``.
+
+    Both go through the frozen encoder in one call, ``f_FG, f_BG [S, d]``,
+    which are L2-normalised; ``s = <f, p> / temperature`` with every
+    prototype ``p`` (unit-normalised first when ``normalize_prototypes``).
+    Gradients flow into the maps, not into the binary mask.
+
+    ``contrast='infonce'`` (released; the map index is a subclass ``k``):
+
+    - ``L_FG = -log(sum_pairs e^{s_k} / (sum_pairs e^{s_k} +
+      sum_pairs sum_{m != k} e^{s_m}))`` (sums over pairs before the log);
+    - ``L_BG = -log(sum_pairs mean_{m != k} e^{s_m} / (that +
+      sum_pairs e^{s_k}))`` (roles swapped, mean over the other prototypes).
+
+    ``contrast='paper'`` (eq. 9-12; the map index is a class ``j``, its
+    prototypes ``P[j]`` are the K subclass prototypes of ``j``):
+
+    - ``L_FGS = mean_pairs softplus(s_FB - s_FF)`` with
+      ``s_FF = sum_{p in P[j]} s_p``, ``s_FB = sum_{p not in P[j]} s_p``
+      (eq. 9-10);
+    - ``L_BGS = mean_pairs softplus(s_BF - s_BB)`` with
+      ``s_BB = mean_{p not in P[j]} s_p`` (eq. 12) and
+      ``s_BF = mean_{p in P[j]} s_p`` (eq. 11 leaves it undefined).
+
+    Returns ``fg_weight * L_FG``, ``bg_weight * L_BG`` and
+    ``cam_reg_weight * mean(maps)`` (released: the mean of the raw
+    stage-4 subclass maps). With no selected pair both terms are 0 (the
+    graph stays connected, the gradient finite).
 
     Args:
         threshold (float): ``delta`` of the adaptive threshold (released
-            code 0.5, paper 0.15).
+            0.5, paper 0.15).
+        threshold_scope (str): 'image' or 'map'. Defaults to 'image'.
+        cam_scaling (str): 'raw' or 'relu_max'. Defaults to 'raw'.
+        minmax_before_mask (bool): Released per-channel stretch of the
+            weighted images before the binary mask. Defaults to True.
+        image_space (str): Which image the segmentor passes as ``X``:
+            'inputs' (the network input, as released) or 'rgb01' (RGB in
+            [0, 1]). Defaults to 'inputs'.
+        contrast (str): 'infonce' or 'paper'. Defaults to 'infonce'.
+        normalize_prototypes (bool): Unit-normalise the prototypes before
+            the dot product. Defaults to False (released: as stored).
         temperature (float): Released code 0.07, paper 1.
         fg_weight (float): Weight of L_FG (released 0.1; paper
             beta * theta1 = 0.5).
         bg_weight (float): Weight of L_BG (released 0.1; paper
             beta * theta2 = 0.25).
-        cam_reg_weight (float): Weight of ``mean(cam)`` (released
+        cam_reg_weight (float): Weight of ``mean(maps)`` (released
             0.1 * 0.0005; paper 0).
     """
 
     def __init__(self,
                  threshold: float = 0.5,
+                 threshold_scope: str = 'image',
+                 cam_scaling: str = 'raw',
+                 minmax_before_mask: bool = True,
+                 image_space: str = 'inputs',
+                 contrast: str = 'infonce',
+                 normalize_prototypes: bool = False,
                  temperature: float = 0.07,
                  fg_weight: float = 0.1,
                  bg_weight: float = 0.1,
                  cam_reg_weight: float = 0.1 * 0.0005) -> None:
         super().__init__()
+        for name, value, allowed in (
+            ('threshold_scope', threshold_scope, ('image', 'map')),
+            ('cam_scaling', cam_scaling, ('raw', 'relu_max')),
+            ('image_space', image_space, ('inputs', 'rgb01')),
+            ('contrast', contrast, ('infonce', 'paper')),
+        ):
+            if value not in allowed:
+                raise ValueError(f'ImgMatchLoss: {name} must be one of '
+                                 f'{allowed}, got {value!r}')
         self.threshold = threshold
+        self.threshold_scope = threshold_scope
+        self.cam_scaling = cam_scaling
+        self.minmax_before_mask = minmax_before_mask
+        self.image_space = image_space
+        self.contrast = contrast
+        self.normalize_prototypes = normalize_prototypes
         self.temperature = temperature
         self.fg_weight = fg_weight
         self.bg_weight = bg_weight
         self.cam_reg_weight = cam_reg_weight
 
     @staticmethod
-    def minmax_per_channel(x: Tensor) -> Tensor:
+    def minmax_per_channel(x: Tensor, eps: float = 1e-8) -> Tensor:
         """``[S, C, H, W]`` -> each channel scaled to [0, 1]."""
         lo = x.amin((2, 3), keepdim=True)
         hi = x.amax((2, 3), keepdim=True)
-        return (x - lo) / (hi - lo + 1e-5)
+        return (x - lo) / (hi - lo + eps)
 
-    def masked_images(self, images: Tensor, sub_cams: Tensor,
-                      pairs: Tensor):
+    def masked_images(self, images: Tensor, cams: Tensor, pairs: Tensor):
         """FG and BG images of the selected pairs.
 
         Args:
-            images (Tensor): ``[B, 3, H, W]`` RGB in [0, 1].
-            sub_cams (Tensor): ``[B, P, h, w]`` subclass CAMs (logits).
-            pairs (Tensor): ``[S, 2]`` (image, subclass) indices.
+            images (Tensor): ``[B, 3, H, W]``, the image ``X``.
+            cams (Tensor): ``[B, M, h, w]`` activation maps.
+            pairs (Tensor): ``[S, 2]`` (image, map) indices.
 
         Returns:
             tuple[Tensor, Tensor]: ``[S, 3, H, W]`` FG and BG images.
         """
-        cams = sub_cams[pairs[:, 0], pairs[:, 1]][:, None]  # [S, 1, h, w]
         cams = F.interpolate(cams, size=images.shape[-2:], mode='bilinear',
-                             align_corners=True).relu()
-        m = cams / (cams.amax((2, 3), keepdim=True) + 1e-5)
-        b = (m >= self.threshold).to(m.dtype)
+                             align_corners=True)  # [B, M, H, W]
+        if self.cam_scaling == 'relu_max':
+            cams = cams.relu()
+        if self.threshold_scope == 'image':
+            peak = cams.amax((1, 2, 3), keepdim=True)[pairs[:, 0]]
+            m = cams[pairs[:, 0], pairs[:, 1]][:, None]  # [S, 1, H, W]
+        else:
+            m = cams[pairs[:, 0], pairs[:, 1]][:, None]
+            peak = m.amax((2, 3), keepdim=True)
+        if self.cam_scaling == 'relu_max':
+            m, peak = m / (peak + 1e-5), peak / (peak + 1e-5)
+        b = (m >= self.threshold * peak).to(m.dtype).detach()
         x = images[pairs[:, 0]]
-        fg = self.minmax_per_channel(b * m * x)
-        bg = self.minmax_per_channel((1 - b) * (1 - m) * x)
+        if self.minmax_before_mask:
+            fg = self.minmax_per_channel(m * x) * b
+            bg = self.minmax_per_channel((1 - m) * x) * (1 - b)
+        else:
+            fg = b * m * x
+            bg = (1 - b) * (1 - m) * x
         return fg, bg
 
-    def contrast(self, feats: Tensor, prototypes: Tensor,
-                 positive: Tensor):
-        """FG and BG InfoNCE terms.
+    def similarities(self, feats: Tensor, prototypes: Tensor) -> Tensor:
+        """``[n, d]`` features x ``[P, d]`` prototypes -> ``[n, P]``."""
+        if self.normalize_prototypes:
+            prototypes = F.normalize(prototypes, dim=-1)
+        return F.normalize(feats, dim=-1) @ prototypes.T / self.temperature
+
+    @staticmethod
+    def infonce(fg: Tensor, bg: Tensor, own: Tensor):
+        """Released FG and BG InfoNCE terms.
 
         Args:
-            feats (Tensor): ``[2S, d]``, FG features then BG features.
-            prototypes (Tensor): ``[P, d]`` encoder-space prototypes.
-            positive (Tensor): ``[S]`` subclass index of every pair.
+            fg (Tensor): ``[S, P]`` FG similarities / temperature.
+            bg (Tensor): ``[S, P]`` BG similarities / temperature.
+            own (Tensor): ``[S, P]`` bool, the pair's own prototype.
 
         Returns:
             tuple[Tensor, Tensor]: scalar ``L_FG`` and ``L_BG``.
         """
-        sims = F.normalize(feats, dim=-1) @ F.normalize(prototypes,
-                                                        dim=-1).T
-        sims = sims / self.temperature  # [2S, P]
-        num_s = positive.numel()
-        onehot = F.one_hot(positive, prototypes.shape[0]).to(torch.bool)
-        onehot = onehot.repeat(2, 1)
         # log-sum-exp over pairs for stability
-        fg, bg = sims[:num_s], sims[num_s:]
-        fg_pos = torch.logsumexp(fg[onehot[:num_s]], 0)
-        fg_neg = torch.logsumexp(fg.masked_fill(onehot[:num_s], -1e4), (0, 1))
+        fg_pos = torch.logsumexp(fg[own], 0)
+        fg_neg = torch.logsumexp(fg.masked_fill(own, -1e4), (0, 1))
         loss_fg = -(fg_pos - torch.logaddexp(fg_pos, fg_neg))
-        neg_count = prototypes.shape[0] - 1
+        others = (~own).sum(1).clamp(min=1).to(bg.dtype)
         bg_neg_mean = torch.logsumexp(
-            bg.masked_fill(onehot[num_s:], -1e4), 1) - torch.log(
-                bg.new_tensor(float(max(neg_count, 1))))
+            bg.masked_fill(own, -1e4), 1) - others.log()
         bg_pos_set = torch.logsumexp(bg_neg_mean, 0)
-        bg_own = torch.logsumexp(bg[onehot[num_s:]], 0)
+        bg_own = torch.logsumexp(bg[own], 0)
         loss_bg = -(bg_pos_set - torch.logaddexp(bg_pos_set, bg_own))
         return loss_fg, loss_bg
 
-    def forward(self, images: Tensor, sub_cams: Tensor, pairs: Tensor,
-                encoder: nn.Module, prototypes: Tensor) -> Dict[str, Tensor]:
+    @staticmethod
+    def paper_terms(fg: Tensor, bg: Tensor, own: Tensor):
+        """The paper's FG and BG terms (eq. 9-12), averaged over pairs.
+
+        Args:
+            fg (Tensor): ``[S, P]`` FG similarities / temperature.
+            bg (Tensor): ``[S, P]`` BG similarities / temperature.
+            own (Tensor): ``[S, P]`` bool, the prototypes of the pair's
+                class.
+
+        Returns:
+            tuple[Tensor, Tensor]: scalar ``L_FGS`` and ``L_BGS``.
+        """
+        own_f = own.to(fg.dtype)
+        s_ff = (fg * own_f).sum(1)
+        s_fb = (fg * (1 - own_f)).sum(1)
+        s_bb = (bg * (1 - own_f)).sum(1) / (1 - own_f).sum(1).clamp(min=1)
+        s_bf = (bg * own_f).sum(1) / own_f.sum(1).clamp(min=1)
+        return F.softplus(s_fb - s_ff).mean(), F.softplus(s_bf - s_bb).mean()
+
+    def forward(self,
+                images: Tensor,
+                cams: Tensor,
+                pairs: Tensor,
+                encoder: nn.Module,
+                prototypes: Tensor,
+                own: Optional[Tensor] = None) -> Dict[str, Tensor]:
         """Compute the loss terms.
 
         Args:
-            images (Tensor): ``[B, 3, H, W]`` RGB in [0, 1].
-            sub_cams (Tensor): ``[B, P, h, w]`` last-stage subclass CAMs.
-            pairs (Tensor): ``[S, 2]`` selected (image, subclass) pairs.
+            images (Tensor): ``[B, 3, H, W]``, the image ``X``.
+            cams (Tensor): ``[B, M, h, w]`` activation maps.
+            pairs (Tensor): ``[S, 2]`` selected (image, map) pairs.
             encoder (nn.Module): Frozen encoder, ``[n, 3, H, W] -> [n, d]``.
             prototypes (Tensor): ``[P, d]`` encoder-space prototypes.
+            own (Tensor, optional): ``[M, P]`` bool, the prototypes that
+                are positive for each map. Defaults to the identity (map
+                ``k`` is subclass ``k``).
 
         Returns:
             dict[str, Tensor]: ``loss_fg``, ``loss_bg``, ``loss_cam_reg``.
         """
-        reg = self.cam_reg_weight * sub_cams.mean()
+        reg = self.cam_reg_weight * cams.mean()
         if pairs.numel() == 0:
-            zero = sub_cams.sum() * 0
+            zero = cams.sum() * 0
             return dict(loss_fg=zero, loss_bg=zero, loss_cam_reg=reg)
-        fg, bg = self.masked_images(images, sub_cams, pairs)
-        feats = encoder(torch.cat([fg, bg], 0))
-        loss_fg, loss_bg = self.contrast(feats, prototypes, pairs[:, 1])
+        if own is None:
+            own = torch.eye(prototypes.shape[0], dtype=torch.bool,
+                            device=prototypes.device)
+        fg, bg = self.masked_images(images, cams, pairs)
+        sims = self.similarities(encoder(torch.cat([fg, bg], 0)), prototypes)
+        num_s = pairs.shape[0]
+        terms = self.infonce if self.contrast == 'infonce' else \
+            self.paper_terms
+        loss_fg, loss_bg = terms(sims[:num_s], sims[num_s:],
+                                 own[pairs[:, 1]])
         return dict(
             loss_fg=self.fg_weight * loss_fg,
             loss_bg=self.bg_weight * loss_bg,

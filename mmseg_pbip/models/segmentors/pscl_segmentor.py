@@ -41,9 +41,15 @@ class PSCLSegmentor(WSSSCAMSegmentor):
                  tta_intensities: Sequence[float] = (1.0, ),
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(head['num_classes'], mask_cams_by_label,
-                         white_threshold, bg_score, tta_flips,
-                         tta_intensities, data_preprocessor, init_cfg)
+        super().__init__(
+            num_classes=head['num_classes'],
+            mask_cams_by_label=mask_cams_by_label,
+            white_threshold=white_threshold,
+            bg_score=bg_score,
+            tta_flips=tta_flips,
+            tta_intensities=tta_intensities,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
         self.head = MODELS.build(head)
         self.pscl_loss = MODELS.build(pscl_loss) if pscl_loss else None

@@ -15,12 +15,13 @@ class WSSSCAMSegmentor(BaseSegmentor):
 
     Subclasses implement :meth:`_fused_cams_once` (``[B, N, H, W]`` class
     maps in [0, 1] of one input). This class averages them over test-time
-    flips x intensity factors, masks classes absent from the image-level
-    label (when the sample carries ``gt_cls_label``), takes the argmax, marks
-    as background (index ``num_classes``) the pixels whose best score is
-    below ``bg_score`` (a concatenated constant background map) and those
-    brighter than ``white_threshold`` (glass), and restores the original
-    size.
+    flips x intensity factors (the factors multiply the network input, the
+    normalised tensor, as the released PBIP code's TTA does), takes the
+    argmax, marks as background (index ``num_classes``) the pixels whose
+    best score is below ``bg_score`` (a concatenated constant background
+    map) and those brighter than ``white_threshold`` (glass), and restores
+    the original size. The subclasses mask classes absent from the
+    image-level label (when the sample carries ``gt_cls_label``).
 
     Args:
         num_classes (int): Tissue classes ``N``; background is ``N``.
@@ -30,8 +31,12 @@ class WSSSCAMSegmentor(BaseSegmentor):
         bg_score (float, optional): Score of a concatenated background map;
             None for none.
         tta_flips (Sequence[bool]): Test-time horizontal flips.
-        tta_intensities (Sequence[float]): Test-time intensity factors on
-            the [0, 1] image.
+        tta_intensities (Sequence[float]): Test-time intensity factors,
+            multiplying the network input.
+        argmax_present_only (bool): With label masking, take the argmax
+            over the labelled classes only (a pixel where every labelled
+            class scores 0 then gets a labelled class, not the first absent
+            one). False is a plain argmax over all classes, as released.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -43,6 +48,7 @@ class WSSSCAMSegmentor(BaseSegmentor):
                  bg_score: Optional[float] = None,
                  tta_flips: Sequence[bool] = (False, ),
                  tta_intensities: Sequence[float] = (1.0, ),
+                 argmax_present_only: bool = True,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -53,16 +59,20 @@ class WSSSCAMSegmentor(BaseSegmentor):
         self.bg_score = bg_score
         self.tta_flips = [bool(f) for f in tta_flips]
         self.tta_intensities = [float(f) for f in tta_intensities]
+        self.argmax_present_only = argmax_present_only
+        # the pseudo-label tool turns the test-time augmentation off
+        # (released: pseudo labels are made without it)
+        self.tta_enabled = True
 
     def images_01(self, inputs: Tensor) -> Tensor:
-        """Undo the data preprocessor: ``[B, 3, H, W]`` RGB in [0, 1]."""
-        pre = self.data_preprocessor
-        return ((inputs * pre.std + pre.mean) / 255.).clamp(0, 1)
+        """Undo the data preprocessor: ``[B, 3, H, W]`` RGB in [0, 1].
 
-    def images_to_inputs(self, images: Tensor) -> Tensor:
-        """RGB in [0, 1] back to the preprocessor's normalisation."""
+        Images are read by OpenCV in BGR order; the preprocessor keeps that
+        order unless ``bgr_to_rgb`` is set, so BGR inputs are flipped back.
+        """
         pre = self.data_preprocessor
-        return (images * 255. - pre.mean) / pre.std
+        images = ((inputs * pre.std + pre.mean) / 255.).clamp(0, 1)
+        return images if pre.channel_conversion else images.flip(1)
 
     @staticmethod
     def cls_labels(data_samples: List[SegDataSample]) -> Tensor:
@@ -84,7 +94,8 @@ class WSSSCAMSegmentor(BaseSegmentor):
     def fused_cams(self, inputs: Tensor,
                    labels: Optional[Tensor] = None) -> Tensor:
         """Fused, normalised class activation maps, averaged over the
-        test-time augmentations (``tta_flips`` x ``tta_intensities``).
+        test-time augmentations (``tta_flips`` x ``tta_intensities``, each
+        view flipped, then multiplied; none when ``tta_enabled`` is False).
 
         Args:
             inputs (Tensor): ``[B, 3, H, W]`` preprocessed images.
@@ -93,16 +104,14 @@ class WSSSCAMSegmentor(BaseSegmentor):
         Returns:
             Tensor: ``[B, N, H, W]`` in [0, 1].
         """
-        if tuple(self.tta_flips) == (False, ) and \
-                tuple(self.tta_intensities) == (1.0, ):
+        if not self.tta_enabled or (tuple(self.tta_flips) == (False, ) and
+                                    tuple(self.tta_intensities) == (1.0, )):
             return self._fused_cams_once(inputs, labels)
-        images = self.images_01(inputs)
         total = 0
         for flip in self.tta_flips:
             for factor in self.tta_intensities:
-                x = (images * factor).clamp(0, 1)
-                x = x.flip(-1) if flip else x
-                cams = self._fused_cams_once(self.images_to_inputs(x), labels)
+                x = inputs.flip(-1) if flip else inputs
+                cams = self._fused_cams_once(x * factor, labels)
                 total = total + (cams.flip(-1) if flip else cams)
         return total / (len(self.tta_flips) * len(self.tta_intensities))
 
@@ -122,7 +131,7 @@ class WSSSCAMSegmentor(BaseSegmentor):
                                            for s in data_samples):
             labels = self.cls_labels(data_samples).to(inputs.dtype)
         cams = self.fused_cams(inputs, labels)
-        if labels is not None:  # ties at 0 must not pick an absent class
+        if labels is not None and self.argmax_present_only:
             pred = cams.masked_fill(labels[:, :, None, None] == 0,
                                     -1.).argmax(1)
         else:

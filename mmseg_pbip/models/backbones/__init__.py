@@ -1,0 +1,3 @@
+from .nvlabs_mit import NVLabsMixVisionTransformer
+
+__all__ = ['NVLabsMixVisionTransformer']
