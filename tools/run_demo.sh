@@ -2,7 +2,9 @@
 # The main job on the embedded demo data, on a CPU, in one command:
 #   demo data -> image bank + PBIP stage one -> stage-one test (CAM pseudo
 #   masks) -> pseudo labels -> DeepLabV3+ stage two -> stage-two test
-#   -> summary of mIoU / FwIoU / bIoU / Dice for both stages.
+#   -> summary of mIoU / FwIoU / bIoU / Dice for both stages -> a synthetic
+#   whole slide mapped by the stage-one model (mask TIFF, overview, QuPath
+#   GeoJSON, area table).
 # Synthetic data and RANDOM weights (no weights can be downloaded here): the
 # numbers show that the pipeline works, not what the method reaches.
 # On first use this creates the environment (tools/setup_env.sh).
@@ -38,6 +40,10 @@ step "stage two: training $(basename "$stage2" .py) on the pseudo labels"
 step "stage two: test"
 "$py" tools/test.py "$stage2" "$(cat "$w2/last_checkpoint")" \
   --work-dir "$w2/test" --show-dir "$w2/test/overlays"
+step "whole slide: a synthetic pyramidal TIFF mapped by the stage-one model"
+"$py" tools/generate_demo_slide.py data/demo/slides/demo_slide.tiff
+"$py" tools/infer_wsi.py "$stage1" "$(ls -t "$w1"/best_*.pth | head -1)" \
+  data/demo/slides/demo_slide.tiff --out-dir "$work/wsi" --no-progress
 step "summary"
 "$py" tools/analysis_tools/multi_seed_report.py collect "$w1" "$w2" \
   --names "stage one: $(basename "$stage1" .py)" "stage two: $(basename "$stage2" .py)" \
@@ -47,5 +53,6 @@ cat <<MSG
   stage one:  $w1 (test overlays: $w1/test/overlays, pseudo-label overlays: $w1/pseudo_label_overlays)
   pseudo labels: $pseudo
   stage two:  $w2 (test overlays: $w2/test/overlays)
+  whole slide: $work/wsi/demo_slide/ (mask.tiff, overview.png, annotations.geojson, areas.csv)
   summary:    $work/summary.md, $work/summary.json
 MSG

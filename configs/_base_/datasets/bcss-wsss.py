@@ -65,3 +65,7 @@ pseudo_train_pipeline = (
     train_pipeline[1:])
 # What tools/generate_pseudo_labels.py runs the stage-one model on.
 pseudo_label_pipeline = [test_pipeline[0], test_pipeline[-1]]
+
+# Whole-slide inference (tools/infer_wsi.py) runs the model at the training
+# patches' resolution: BCSS-WSSS names say MPP-0.2500 (40x).
+wsi_mpp = 0.25

@@ -28,3 +28,6 @@ pseudo_label_pipeline = [
     dict(type='LoadHistoAnnotations'),
     dict(type='PackHistoSegInputs', with_seg=False),
 ]
+# Whole-slide inference: BCSS regions are cut from 40x TCGA slides
+# (0.25 um/px).
+wsi_mpp = 0.25

@@ -7,3 +7,5 @@ train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root))
 val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
+# Whole-slide inference: LUAD-HistoSeg patches are at 10x, about 1 um/px.
+wsi_mpp = 1.0

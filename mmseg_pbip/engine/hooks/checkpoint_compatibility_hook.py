@@ -1,5 +1,6 @@
 """Refuse a checkpoint made for other classes before it half-loads."""
 import re
+from typing import List, Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -8,6 +9,42 @@ from mmengine.runner import find_latest_checkpoint
 from mmseg.registry import HOOKS
 
 from ...datasets import config_metainfo
+
+
+def checkpoint_mismatches(model, checkpoint: dict,
+                          classes: Optional[List[str]] = None) -> List[str]:
+    """What makes a checkpoint unfit for a model and its dataset classes.
+
+    Args:
+        model (nn.Module): The (unwrapped) model.
+        checkpoint (dict): The loaded checkpoint.
+        classes (list[str], optional): The config's dataset classes.
+
+    Returns:
+        list[str]: One sentence per problem: other classes in
+        ``meta.dataset_meta``, or a weight of another shape (buffers listed
+        in a module's ``RESIZABLE_BUFFERS`` are exempt).
+    """
+    problems = []
+    saved = ((checkpoint.get('meta') or {}).get('dataset_meta')
+             or {}).get('classes')
+    if saved is not None and classes is not None and \
+            list(saved) != list(classes):
+        problems.append(f'it was trained on the classes {list(saved)}, '
+                        f'the config has {list(classes)}')
+    state = checkpoint.get('state_dict', checkpoint)
+    own = model.state_dict()
+    resizable = {(f'{name}.' if name else '') + buf
+                 for name, module in model.named_modules()
+                 for buf in getattr(module, 'RESIZABLE_BUFFERS', ())}
+    for key, value in state.items():
+        key = re.sub(r'^module\.', '', key)
+        if key in own and key not in resizable and isinstance(
+                value, torch.Tensor) and value.shape != own[key].shape:
+            problems.append(f'{key} has shape {tuple(value.shape)} in '
+                            f'the checkpoint, {tuple(own[key].shape)} '
+                            'in the model')
+    return problems
 
 
 @HOOKS.register_module()
@@ -41,27 +78,9 @@ class CheckpointCompatibilityHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        problems = []
-        saved = ((checkpoint.get('meta') or {}).get('dataset_meta')
-                 or {}).get('classes')
         meta = config_metainfo(runner.cfg)
-        wanted = list(meta['classes']) if meta else None
-        if saved is not None and wanted is not None and \
-                list(saved) != wanted:
-            problems.append(f'it was trained on the classes {list(saved)}, '
-                            f'the config has {wanted}')
-        state = checkpoint.get('state_dict', checkpoint)
-        own = model.state_dict()
-        resizable = {(f'{name}.' if name else '') + buf
-                     for name, module in model.named_modules()
-                     for buf in getattr(module, 'RESIZABLE_BUFFERS', ())}
-        for key, value in state.items():
-            key = re.sub(r'^module\.', '', key)
-            if key in own and key not in resizable and isinstance(
-                    value, torch.Tensor) and value.shape != own[key].shape:
-                problems.append(f'{key} has shape {tuple(value.shape)} in '
-                                f'the checkpoint, {tuple(own[key].shape)} '
-                                'in the model')
+        problems = checkpoint_mismatches(
+            model, checkpoint, list(meta['classes']) if meta else None)
         if not problems:
             return
         source = runner.cfg.get('load_from') or find_latest_checkpoint(

@@ -1,0 +1,186 @@
+"""Where the tiles of a slide lie, and how much each pixel of a tile counts."""
+import math
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from .slide_reader import SlideError, SlideReader
+
+
+@dataclass
+class SlideGrid:
+    """Tiles of one slide at the model's resolution, and the output grid.
+
+    The model runs at ``model_down`` level-0 pixels per pixel (its target
+    resolution); tiles of ``tile`` x ``tile`` model pixels start every
+    ``stride = tile - overlap`` pixels, row by row, the last ones reaching
+    past the slide (read as glass). Scores are accumulated at the output
+    resolution, ``out_down`` model pixels per output pixel.
+    """
+    width: int  # slide extent at the model's resolution
+    height: int
+    model_down: float  # level-0 pixels per model pixel
+    level: int  # level the tiles are read from
+    level_down: float  # its downsample
+    tile: int
+    stride: int
+    out_down: int
+    model_mpp: Optional[float]
+    cols: int = field(init=False)
+    rows: int = field(init=False)
+
+    def __post_init__(self):
+        self.cols = max(1, math.ceil((self.width - self.tile) /
+                                     self.stride) + 1)
+        self.rows = max(1, math.ceil((self.height - self.tile) /
+                                     self.stride) + 1)
+
+    @property
+    def out_tile(self) -> int:
+        """Tile side at the output resolution."""
+        return self.tile // self.out_down
+
+    @property
+    def out_stride(self) -> int:
+        return self.stride // self.out_down
+
+    @property
+    def out_size(self) -> Tuple[int, int]:
+        """(width, height) of the output mask."""
+        return (math.ceil(self.width / self.out_down),
+                math.ceil(self.height / self.out_down))
+
+    @property
+    def out_grid_width(self) -> int:
+        """Width covered by the tile grid at the output resolution."""
+        return (self.cols - 1) * self.out_stride + self.out_tile
+
+    @property
+    def out_mpp(self) -> Optional[float]:
+        return None if self.model_mpp is None else \
+            self.model_mpp * self.out_down
+
+    @property
+    def out_to_level0(self) -> float:
+        """Level-0 pixels per output pixel."""
+        return self.model_down * self.out_down
+
+    def origin(self, row: int, col: int) -> Tuple[int, int]:
+        """Top-left of a tile in level-0 pixels."""
+        return (int(round(col * self.stride * self.model_down)),
+                int(round(row * self.stride * self.model_down)))
+
+    @property
+    def read_size(self) -> int:
+        """Tile side at the level read."""
+        return max(1, int(round(self.tile * self.model_down /
+                                self.level_down)))
+
+
+def make_grid(reader: SlideReader, tile: int, overlap: int, out_down: int,
+              mpp: Optional[float] = None,
+              level: Optional[int] = None) -> SlideGrid:
+    """Choose the level and lay out the tiles.
+
+    Args:
+        reader (SlideReader): The slide.
+        tile (int): Tile side at the model's resolution.
+        overlap (int): Overlap of neighbouring tiles.
+        out_down (int): Model pixels per output pixel; divides ``tile``
+            and ``overlap``.
+        mpp (float, optional): Resolution the model runs at (um/px); the
+            slide's base resolution must be known.
+        level (int, optional): Run on this level as it is instead.
+
+    Raises:
+        SlideError: naming the slide, when neither a level nor a usable
+            resolution is given, or the numbers do not fit.
+    """
+    if tile % out_down or overlap % out_down:
+        raise ValueError(f'tile ({tile}) and overlap ({overlap}) must be '
+                         f'multiples of the output downsample ({out_down})')
+    if not 0 <= overlap < tile:
+        raise ValueError(f'overlap {overlap} must be in [0, tile={tile})')
+    downs = reader.level_downsamples
+    if level is not None:
+        if not 0 <= level < len(downs):
+            raise SlideError(f'{reader.path}: level {level} does not exist '
+                             f'(the slide has {len(downs)})')
+        model_down = downs[level]
+        model_mpp = None if reader.mpp is None else reader.mpp * model_down
+    else:
+        if mpp is None:
+            raise SlideError(
+                f'{reader.path}: no target resolution: give --mpp (um per '
+                'pixel the model was trained at) or --level')
+        if reader.mpp is None:
+            raise SlideError(
+                f'{reader.path}: the slide has no resolution metadata (mpp); '
+                'give its level-0 resolution with --slide-mpp, or choose a '
+                'level with --level')
+        model_down = mpp / reader.mpp
+        if model_down < 1 - 1e-3:
+            raise SlideError(
+                f'{reader.path}: its finest resolution is {reader.mpp:g} '
+                f'um/px, coarser than the requested {mpp:g} um/px')
+        level = reader.level_for(model_down)
+        model_mpp = mpp
+    w0, h0 = reader.dimensions
+    return SlideGrid(
+        width=math.ceil(w0 / model_down), height=math.ceil(h0 / model_down),
+        model_down=model_down, level=level, level_down=downs[level],
+        tile=tile, stride=tile - overlap, out_down=out_down,
+        model_mpp=model_mpp)
+
+
+def tissue_tiles(grid: SlideGrid, mask: np.ndarray,
+                 mask_down: float) -> List[Tuple[int, int]]:
+    """(row, col) of the tiles that touch tissue, row-major.
+
+    Args:
+        mask (np.ndarray): ``[h, w]`` bool tissue mask of the thumbnail.
+        mask_down (float): Level-0 pixels per mask pixel.
+    """
+    integral = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1),
+                      ((1, 0), (1, 0)))
+    h, w = mask.shape
+    side = grid.tile * grid.model_down / mask_down
+    out = []
+    for r in range(grid.rows):
+        for c in range(grid.cols):
+            x, y = grid.origin(r, c)
+            x0 = min(int(x / mask_down), w)
+            y0 = min(int(y / mask_down), h)
+            x1 = min(int(math.ceil(x / mask_down + side)), w)
+            y1 = min(int(math.ceil(y / mask_down + side)), h)
+            if x1 > x0 and y1 > y0 and (integral[y1, x1] - integral[y0, x1] -
+                                        integral[y1, x0] +
+                                        integral[y0, x0]) > 0:
+                out.append((r, c))
+    return out
+
+
+def blend_window(size: int, kind: str = 'gaussian') -> np.ndarray:
+    """Weights of a tile's pixels when overlapping tiles are blended.
+
+    ``'gaussian'``: ``exp(-d^2 / (2 sigma^2))`` with ``sigma = size / 4``
+    (d from the centre, separable), floored at 1e-3 so that the border of
+    the slide, covered by one tile, still counts; ``'ramp'``: linear from
+    the border to the centre (separable triangle, floor 1e-3); ``'flat'``:
+    all ones (plain averaging).
+
+    Returns:
+        np.ndarray: ``[size, size]`` float32.
+    """
+    pos = np.arange(size, dtype=np.float64) + 0.5 - size / 2
+    if kind == 'gaussian':
+        one = np.exp(-pos**2 / (2 * (size / 4)**2))
+    elif kind == 'ramp':
+        one = 1 - np.abs(pos) / (size / 2)
+    elif kind == 'flat':
+        one = np.ones(size)
+    else:
+        raise ValueError(
+            f"blend window must be 'gaussian', 'ramp' or 'flat', got {kind!r}")
+    return np.maximum(np.outer(one, one), 1e-3).astype(np.float32)
