@@ -231,6 +231,21 @@ def released_test_cams(model, inputs, labels, tta=True, merge='max',
     return sum(w * m for w, m in zip(weights, mean))
 
 
+def gradient_difference(model, ours, theirs):
+    """Largest |difference| between the gradients of two losses over the
+    model's trainable parameters, and how many get a non-zero gradient."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads_a = torch.autograd.grad(ours, params, allow_unused=True)
+    grads_b = torch.autograd.grad(theirs, params, allow_unused=True)
+    worst, nonzero = 0., 0
+    for a, b, p in zip(grads_a, grads_b, params):
+        a = torch.zeros_like(p) if a is None else a
+        b = torch.zeros_like(p) if b is None else b
+        worst = max(worst, float((a - b).abs().max()))
+        nonzero += int(b.abs().max() > 0)
+    return worst, nonzero
+
+
 # -- tests -----------------------------------------------------------------
 def test_released_training_step_matches_the_reference():
     cfg, model = build(RELEASED)
@@ -251,17 +266,9 @@ def test_released_training_step_matches_the_reference():
     torch.testing.assert_close(losses['loss_cam_reg'], 0.1 * ref['reg'],
                                rtol=0, atol=1e-12)
     # gradients of the whole loss, head and backbone
-    params = [p for p in model.parameters() if p.requires_grad]
-    ours = torch.autograd.grad(sum(losses.values()), params,
-                               allow_unused=True)
-    theirs = torch.autograd.grad(ref['total'], params, allow_unused=True)
-    checked = 0
-    for a, b, p in zip(ours, theirs, params):
-        a = torch.zeros_like(p) if a is None else a
-        b = torch.zeros_like(p) if b is None else b
-        torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
-        checked += int(b.abs().max() > 0)
-    assert checked > 20
+    worst, nonzero = gradient_difference(model, sum(losses.values()),
+                                         ref['total'])
+    assert worst < 1e-9 and nonzero > 20
 
 
 def test_released_test_time_cams_and_pseudo_labels_match_the_reference():
@@ -310,16 +317,9 @@ def test_paper_training_step_matches_the_equations():
         torch.stack([s.seg_logits.data for s in ours]), ref_cams, rtol=0,
         atol=1e-9)
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    ours = torch.autograd.grad(sum(losses.values()), params,
-                               allow_unused=True)
-    theirs = torch.autograd.grad(ref['total'], params, allow_unused=True)
-    checked = 0
-    for a, b in zip(ours, theirs):
-        if a is not None and b is not None:
-            torch.testing.assert_close(a, b, rtol=1e-7, atol=1e-9)
-            checked += 1
-    assert checked > 10
+    worst, nonzero = gradient_difference(model, sum(losses.values()),
+                                         ref['total'])
+    assert worst < 1e-9 and nonzero > 10
     # stage 4 is not supervised and feeds nothing in the paper
     stage4 = model.head.projections[3][0].weight
     grad = torch.autograd.grad(sum(model.loss(inputs, samples).values()),
@@ -717,14 +717,8 @@ def test_released_config_full_size_fp32(monkeypatch):
         'loss_bg': losses['loss_bg'] - 0.1 * ref['bg'],
         'loss_cam_reg': losses['loss_cam_reg'] - 0.1 * ref['reg'],
     }
-    params = [p for p in model.parameters() if p.requires_grad]
-    ours = torch.autograd.grad(sum(losses.values()), params,
-                               allow_unused=True)
-    theirs = torch.autograd.grad(ref['total'], params, allow_unused=True)
-    grad = max(float(((a if a is not None else 0) -
-                      (b if b is not None else 0)).abs().max())
-               for a, b in zip(ours, theirs)
-               if a is not None or b is not None)
+    grad, _ = gradient_difference(model, sum(losses.values()),
+                                  ref['total'])
     model.eval()
     with torch.no_grad():
         ref_cams = released_test_cams(model, inputs, labels)
