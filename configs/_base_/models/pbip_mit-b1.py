@@ -9,7 +9,8 @@
 # before the binary mask, temperature 0.07), total
 # cls + 0.1 * (fg + bg + 0.0005 * mean(cam4)); test CAMs: soft-max merge,
 # ReLU, per-class min-max, x label, upsample, fuse 0.3/0.3/0.4, flip x
-# {0.9, 1.0, 1.1} TTA, never background.
+# {0.9, 1.0, 1.1} TTA, never background. Mixed precision (released: fp16
+# autocast on a GPU) is `tools/train.py --amp`; without it runs are fp32.
 # Weights (see README "Weights"): convert NVlabs mit_b1.pth with
 #   python tools/model_converters/mit2mmseg.py mit_b1.pth pretrained/mit_b1_mmseg.pth
 # and copy microsoft/swin-tiny-patch4-window7-224 to pretrained/ (or give a
@@ -84,9 +85,9 @@ model = dict(
 # read as the network reads them (BGR, histology-normalised), randomly
 # flipped / rotated, stretched to [0, 1] as a whole; spherical (cosine)
 # K-means per class with seed 42, K = 3, prototype = the unit-norm centre.
+# The file is the run's own: <work_dir>/image_bank.pth.
 image_bank_hook = dict(
     type='ImageBankHook',
-    bank_file='work_dirs/image_banks/bank.pth',
     k_per_class=3,
     max_white_fraction=0.5,
     kmeans='spherical',
