@@ -183,8 +183,11 @@ def test_killed_run_resumes_to_identical_outputs(slide, tmp_path):
     a, b = outputs(osp.join(str(tmp_path), 'whole')), outputs(part)
     assert np.array_equal(a[0], b[0]) and a[1] == b[1] and a[2] == b[2]
     assert not osp.isdir(osp.join(part, 'work'))
-    # a finished slide is skipped, a run of other settings refused
+    # a finished slide is skipped; other settings are refused, for its
+    # outputs as for an interrupted run
     assert infer(model, slide['path'], part, batch_size=4)['skipped']
+    with pytest.raises(ValueError, match='outputs of another run'):
+        infer(model, slide['path'], part, batch_size=8)
     with pytest.raises(KeyboardInterrupt):
         infer(model, slide['path'], part, batch_size=4, overwrite=True,
               on_batch=stop)
@@ -204,6 +207,32 @@ def test_memory_grows_much_less_than_the_slide(slide, tmp_path):
         peaks.append(float(re.search(r'peak RSS: (\d+) MiB', log).group(1)))
         assert re.search(r'tiles/s: [\d.]+', log)
     assert peaks[1] < 1.4 * peaks[0], peaks
+
+
+def test_tile_loop_memory_is_bounded_by_the_output_width(slide, tmp_path):
+    """Live numpy memory during the tile loop (tracemalloc, sampled after
+    every batch) grows with the slide's width, not its area: far less than
+    full-size accumulators would add."""
+    import tracemalloc
+    model = colour_model(slide)
+    small = str(tmp_path / 'small.tiff')
+    write_slide(small, slide_layout(W // 2, H // 2), MPP, seed=1)
+    peaks, sizes = [], []
+    for path in (small, slide['path']):
+        seen = []
+        tracemalloc.start()
+        try:
+            out = str(tmp_path / ('out-' + osp.basename(path)))
+            stats = infer(model, path, out, on_batch=lambda n: seen.append(
+                tracemalloc.get_traced_memory()[0]))
+        finally:
+            tracemalloc.stop()
+        peaks.append(max(seen))
+        sizes.append(stats['out_size'][0] * stats['out_size'][1])
+    # full-size float32 accumulators for 5 labels would add this much
+    full = 5 * 4 * (sizes[1] - sizes[0])
+    assert sizes[1] == 4 * sizes[0]
+    assert peaks[1] - peaks[0] < full / 2, (peaks, full)
 
 
 def test_bad_input_is_named(slide, tmp_path):

@@ -23,8 +23,10 @@ class indices with a palette and the resolution), ``overview.png`` (colour
 overlay and legend), ``annotations.geojson`` (one QuPath annotation per
 class, level-0 pixel coordinates) and ``areas.csv`` (pixels, um^2 and
 fraction of tissue per class). A killed run restarts where it stopped
-(``DIR/<slide>/work``); finished slides are skipped. With ``--launcher`` the
-slides are dealt to the processes (one GPU each, or CPU processes).
+(``DIR/<slide>/work``); finished slides (``done.json``) are skipped, and
+outputs of other settings are refused unless ``--overwrite``. With
+``--launcher`` the slides are dealt to the processes (one GPU each, or CPU
+processes).
 """
 import argparse
 import os.path as osp
@@ -89,6 +91,12 @@ def main(argv=None):
     meta = config_metainfo(cfg)
     if meta is None:
         raise SystemExit(f'{args.config}: its dataset names no classes')
+    names = [osp.splitext(osp.basename(p))[0] for p in args.slides]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SystemExit(
+            f'slides with the same name would share an output folder in '
+            f'{args.out_dir}: {twice}; map them in separate runs')
     mpp = args.mpp if args.mpp is not None else cfg.get('wsi_mpp')
     model = load_segmentor(cfg, args.checkpoint, local_device(args.device))
     rank, world = get_dist_info()

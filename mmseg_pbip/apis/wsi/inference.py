@@ -154,7 +154,9 @@ def infer_slide(model,
 
     Outputs (``out_dir``): ``mask.tiff`` (pyramidal, palette, class
     indices), ``overview.png``, ``annotations.geojson`` (QuPath, level-0
-    coordinates), ``areas.csv``.
+    coordinates), ``areas.csv``, and last ``done.json`` (the settings key):
+    a rerun with the same settings skips the slide, one with others is
+    refused unless ``overwrite``.
 
     Args:
         model: Segmentor in eval mode (stage one or two).
@@ -190,38 +192,80 @@ def infer_slide(model,
     os.makedirs(out_dir, exist_ok=True)
     paths = {name: osp.join(out_dir, name) for name in OUTPUTS}
     work = osp.join(out_dir, 'work')
-    if overwrite:
-        shutil.rmtree(work, ignore_errors=True)
-    elif all(osp.isfile(p) for p in paths.values()) and not osp.isdir(work):
-        print_log(f'{slide}: outputs exist in {out_dir}, skipped (use '
-                  'overwrite to redo)', logger='current')
-        return dict(skipped=True, **paths)
-    os.makedirs(osp.join(work, 'batches'), exist_ok=True)
-
+    done_path = osp.join(out_dir, 'done.json')
+    # the remains of a cleanup that was interrupted
+    shutil.rmtree(work + '.trash', ignore_errors=True)
     reader = SlideReader(slide, slide_mpp)
-    grid = make_grid(reader, tile, overlap, out_down, mpp, level)
-    thumb, thumb_down = reader.thumbnail(thumb_side)
-    mask = tissue_mask(thumb)
-    tiles = tissue_tiles(grid, mask, thumb_down)
-    key = _settings_key(
-        dict(settings or {}, slide=osp.abspath(slide), tile=tile,
-             overlap=overlap, out_down=out_down, window=window, tta=tta,
-             level=grid.level, model_down=grid.model_down,
-             batch_size=batch_size, tiles=len(tiles)))
+    tta_before = getattr(model, 'tta_enabled', None)
+    try:
+        grid = make_grid(reader, tile, overlap, out_down, mpp, level)
+        thumb, thumb_down = reader.thumbnail(thumb_side)
+        mask = tissue_mask(thumb)
+        tiles = tissue_tiles(grid, mask, thumb_down)
+        key = _settings_key(
+            dict(settings or {}, slide=osp.abspath(slide), tile=tile,
+                 overlap=overlap, out_down=out_down, window=window, tta=tta,
+                 level=grid.level, model_down=grid.model_down,
+                 batch_size=batch_size, tiles=len(tiles)))
+        if overwrite:
+            shutil.rmtree(work, ignore_errors=True)
+            if osp.isfile(done_path):
+                os.remove(done_path)
+        elif osp.isfile(done_path):
+            with open(done_path) as f:
+                done_key = json.load(f).get('key')
+            if done_key != key:
+                raise ValueError(
+                    f'{out_dir}: holds the outputs of another run (other '
+                    'settings, checkpoint or slide of the same name); pass '
+                    'overwrite (--overwrite) or choose another folder')
+            if all(osp.isfile(p) for p in paths.values()):
+                _remove_folder(work)
+                print_log(f'{slide}: done before, outputs in {out_dir}',
+                          logger='current')
+                return dict(skipped=True, **paths)
+        if tta_before is not None:
+            model.tta_enabled = tta
+        stats = _map_slide(model, reader, grid, tiles, thumb, thumb_down,
+                           mask, key, work, paths, classes, palette,
+                           background_index, window, batch_size,
+                           num_workers, min_area, progress, on_batch)
+        with atomic_path(done_path) as tmp, open(tmp, 'w') as f:
+            json.dump(dict(key=key), f)
+        _remove_folder(work)
+    finally:
+        reader.close()
+        if tta_before is not None:
+            model.tta_enabled = tta_before
+    return dict(stats, skipped=False, seconds=time.time() - start, **paths)
 
+
+def _remove_folder(folder: str) -> None:
+    """Remove a folder so that an interruption leaves it whole or absent:
+    an atomic rename first, then the deletion."""
+    if osp.isdir(folder):
+        os.rename(folder, folder + '.trash')
+        shutil.rmtree(folder + '.trash', ignore_errors=True)
+
+
+def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key,
+               work, paths, classes, palette, background_index, window,
+               batch_size, num_workers, min_area, progress, on_batch):
+    """The tile loop and the exports of :func:`infer_slide`."""
+    os.makedirs(osp.join(work, 'batches'), exist_ok=True)
     out_w, out_h = grid.out_size
     t, s = grid.out_tile, grid.out_stride
     num_labels = len(classes)
     state_path = osp.join(work, 'state.npz')
     labels_path = osp.join(work, 'labels.npy')
     if osp.isfile(state_path):
-        state = np.load(state_path)
-        if str(state['key']) != key:
-            raise ValueError(
-                f'{out_dir}: holds an interrupted run with other settings; '
-                'remove it or pass --overwrite')
-        next_row = int(state['next_row'])
-        acc, wsum = state['acc'], state['wsum']
+        with np.load(state_path) as state:
+            if str(state['key']) != key:
+                raise ValueError(
+                    f'{osp.dirname(work)}: holds an interrupted run with '
+                    'other settings; remove it or pass --overwrite')
+            next_row = int(state['next_row'])
+            acc, wsum = state['acc'], state['wsum']
         labels = np.lib.format.open_memmap(labels_path, mode='r+')
     else:
         next_row = 0
@@ -262,15 +306,12 @@ def infer_slide(model,
         num_workers=num_workers if todo else 0,
         collate_fn=_collate)
     loader_iter = iter(loader)
-    scorer = TileScorer(model, num_labels, background_index, out_down)
-    tta_before = getattr(model, 'tta_enabled', None)
-    if tta_before is not None:
-        model.tta_enabled = tta
+    scorer = TileScorer(model, num_labels, background_index, grid.out_down)
     cache = {}
     computed = 0
     done_tiles = sum(len(row) for row in by_row[:next_row])
     bar = tqdm(total=len(tiles), initial=done_tiles, unit='tile',
-               desc=osp.basename(slide), disable=not progress)
+               desc=osp.basename(reader.path), disable=not progress)
 
     def batch_scores(b):
         nonlocal computed
@@ -318,8 +359,7 @@ def infer_slide(model,
                 if osp.isfile(batch_file(b)):
                     os.remove(batch_file(b))
     bar.close()
-    if tta_before is not None:
-        model.tta_enabled = tta_before
+    loader_iter = None  # the data-loader workers end here
 
     counts = class_pixel_counts(labels, num_labels)
     tissue_px = counts.sum() - counts[background_index]
@@ -334,13 +374,10 @@ def infer_slide(model,
     write_area_table(paths['areas.csv'], counts, classes, background_index,
                      grid.out_mpp)
     del labels
-    shutil.rmtree(work, ignore_errors=True)
-    reader.close()
     return dict(
-        skipped=False, tiles=grid.rows * grid.cols, tissue_tiles=len(tiles),
-        computed_tiles=computed,
-        seconds=time.time() - start, out_size=(out_w, out_h),
-        counts=counts.tolist(), features=features, **paths)
+        tiles=grid.rows * grid.cols, tissue_tiles=len(tiles),
+        computed_tiles=computed, out_size=(out_w, out_h),
+        counts=counts.tolist(), features=features)
 
 
 def load_segmentor(cfg, checkpoint: str, device: str = 'cpu'):

@@ -1,4 +1,5 @@
 """Read whole slides (OpenSlide, tiffslide) and plain images alike."""
+import os
 import os.path as osp
 from typing import List, Optional, Tuple
 
@@ -26,8 +27,9 @@ class SlideReader:
     (``openslide.mpp-x``, ``tiffslide.mpp-x``, TIFF resolution tags) unless
     ``slide_mpp`` is given.
 
-    The handle is opened lazily, so a reader can be pickled into data-loader
-    worker processes, each of which opens its own.
+    Every process uses its own handle: a data-loader worker (forked or
+    spawned) reopens the slide before its first read, since a forked copy
+    of the parent's handle would share its file offset.
 
     Args:
         path (str): The slide file.
@@ -43,6 +45,7 @@ class SlideReader:
         self._image = None
         self.backend = None
         self._open()
+        self._pid = os.getpid()
         self.mpp = float(slide_mpp) if slide_mpp else self._metadata_mpp()
 
     # -- opening -----------------------------------------------------------
@@ -83,8 +86,14 @@ class SlideReader:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        if self.backend in ('openslide', 'tiffslide'):
+        self._own_handle()
+
+    def _own_handle(self) -> None:
+        """(Re)open the slide in this process if it is not its own."""
+        if self.backend in ('openslide', 'tiffslide') and (
+                self._handle is None or self._pid != os.getpid()):
             self._handle = self._open_with(self.backend)
+            self._pid = os.getpid()
 
     def close(self) -> None:
         if self._handle is not None:
@@ -156,6 +165,7 @@ class SlideReader:
             np.ndarray: ``[H, W, 3]`` uint8.
         """
         w, h = size
+        self._own_handle()
         if self._handle is not None:
             region = self._handle.read_region((int(x), int(y)), level,
                                               (int(w), int(h)))
