@@ -112,3 +112,26 @@ def test_bad_arguments_and_meta():
     metric.dataset_meta = dict(classes=('a', 'b'))
     with pytest.raises(KeyError, match='background_index'):
         metric.compute_sample(np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+def test_output_dir_and_format_only(tmp_path):
+    """``tools/test.py --out DIR``: the predictions as P-mode PNGs with the
+    dataset palette; ``format_only`` writes them without ground truth."""
+    from PIL import Image
+    palette = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
+               [255, 255, 255]]
+    for format_only in (False, True):
+        out = tmp_path / f'out{int(format_only)}'
+        metric = HistoSegMetric(output_dir=str(out), format_only=format_only)
+        metric.dataset_meta = dict(META, palette=palette)
+        sample = dict(img_path='/data/test/img/case7.png',
+                      pred_sem_seg=dict(data=torch.as_tensor(PRED)[None]))
+        if not format_only:
+            sample['gt_sem_seg'] = dict(data=torch.as_tensor(GT)[None])
+        metric.process({}, [sample])
+        scores = metric.compute_metrics(metric.results)
+        png = Image.open(out / 'case7.png')
+        assert png.mode == 'P'
+        assert png.getpalette()[:15] == sum(palette, [])
+        assert np.array_equal(np.asarray(png), PRED)
+        assert (scores == {}) == format_only

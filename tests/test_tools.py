@@ -5,6 +5,7 @@ import os
 import os.path as osp
 import re
 
+import numpy as np
 import pytest
 from conftest import (REPO, SEGFORMER_DEMO, cfg_options, run,
                       tiny_segformer_options)
@@ -132,11 +133,19 @@ def test_pbip_tools(demo_root, tmp_path):
     _, log = run(['tools/train.py', PBIP_DEMO] + cfg_options(opts))
     assert 'building the image bank' not in log
     assert f'image bank {bank}' in log
+    out = str(tmp_path / 'predictions')
     _, log = run(['tools/test.py', PBIP_DEMO,
                   osp.join(work_dir, 'iter_2.pth'), '--work-dir',
-                  str(tmp_path / 'test')] + cfg_options(opts))
+                  str(tmp_path / 'test'), '--out', out] + cfg_options(opts))
     for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
         assert re.search(rf'{key}: \d+\.\d+', log), key
+    # --out: one P-mode PNG per test image, named after it
+    from PIL import Image
+    images = sorted(os.listdir(osp.join(demo_root, 'test', 'img')))
+    assert sorted(os.listdir(out)) == images
+    png = Image.open(osp.join(out, images[0]))
+    assert png.mode == 'P' and png.size == (64, 64)
+    assert set(np.unique(np.asarray(png)).tolist()) <= {0, 1, 2, 3}
     _, log = run(['tools/analysis_tools/benchmark_train.py', PBIP_DEMO,
                   '--iters', '1', '--warmup', '0'] + cfg_options(opts))
     assert re.search(r'throughput: [\d.]+ images/s', log)

@@ -1,4 +1,5 @@
 """mIoU, FwIoU, boundary IoU and Dice over the tissue classes."""
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, Sequence
 
@@ -111,12 +112,22 @@ class HistoSegMetric(IoUMetric):
         return stats
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Accumulate per-image statistics (see :meth:`compute_sample`)."""
+        """Accumulate per-image statistics (see :meth:`compute_sample`);
+        with ``output_dir`` (``tools/test.py --out DIR``) also write each
+        prediction as ``<image stem>.png`` (P mode, the dataset palette,
+        the dataset's label values), atomically; with ``format_only`` only
+        write them."""
         for sample in data_samples:
-            pred = sample['pred_sem_seg']['data'].squeeze()
-            gt = sample['gt_sem_seg']['data'].squeeze()
-            self.results.append(
-                self.compute_sample(_to_numpy(pred), _to_numpy(gt)))
+            pred = _to_numpy(sample['pred_sem_seg']['data'].squeeze())
+            if not self.format_only:
+                gt = _to_numpy(sample['gt_sem_seg']['data'].squeeze())
+                self.results.append(self.compute_sample(pred, gt))
+            if self.output_dir is not None:
+                from ...apis.pseudo_labels import save_index_png
+                stem = osp.splitext(osp.basename(sample['img_path']))[0]
+                save_index_png(
+                    osp.join(self.output_dir, f'{stem}.png'), pred,
+                    (self.dataset_meta or {}).get('palette') or [])
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Dataset-level scores from the accumulated statistics.
@@ -129,6 +140,9 @@ class HistoSegMetric(IoUMetric):
             per-class ``IoU.<c>``, ``bIoU.<c>``, ``Dice.<c>``, in percent.
         """
         logger = MMLogger.get_current_instance()
+        if self.format_only:
+            logger.info(f'predictions are saved to {self.output_dir}')
+            return OrderedDict()
         inter, pred_area, gt_area, b_inter, b_union = np.sum(
             np.stack(results), axis=0).astype(np.float64)
         union = pred_area + gt_area - inter
