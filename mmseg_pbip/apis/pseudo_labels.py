@@ -11,6 +11,7 @@ from mmengine.dist import all_reduce, barrier, get_dist_info
 from PIL import Image
 from tqdm import tqdm
 
+from ..models.segmentors.wsss_cam_segmentor import tta_switched
 from ..utils import atomic_path
 
 
@@ -107,10 +108,7 @@ def generate_pseudo_labels(model: torch.nn.Module,
     starts = list(range(0, len(todo), batch_size))[rank::world]
     written = 0
     model.eval()
-    tta_before = getattr(model, 'tta_enabled', None)
-    if tta_before is not None:
-        model.tta_enabled = tta
-    try:
+    with tta_switched(model, tta):
         for start in tqdm(starts, desc='pseudo labels', unit='batch',
                           disable=rank != 0):
             batch = pseudo_collate(
@@ -128,9 +126,6 @@ def generate_pseudo_labels(model: torch.nn.Module,
                 written += 1
             if on_batch is not None:
                 on_batch(written)
-    finally:
-        if tta_before is not None:
-            model.tta_enabled = tta_before
     count = torch.tensor(written)
     all_reduce(count)  # sum over ranks; no-op in one process
     barrier()

@@ -14,6 +14,7 @@ from mmseg.structures import SegDataSample
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from ...models.segmentors.wsss_cam_segmentor import tta_switched
 from ...utils import atomic_path
 from .exporters import (class_pixel_counts, write_area_table, write_geojson,
                         write_label_tiff, write_overview)
@@ -42,12 +43,12 @@ class TileDataset(Dataset):
         size = self.grid.read_size
         rgb = self.reader.read(x, y, self.grid.level, (size, size),
                                (self.grid.tile, self.grid.tile))
-        return i, torch.from_numpy(
+        return torch.from_numpy(
             np.ascontiguousarray(rgb[..., ::-1].transpose(2, 0, 1)))
 
 
 def _collate(items):
-    return [i for i, _ in items], [t for _, t in items]
+    return list(items)
 
 
 class TileScorer:
@@ -74,7 +75,6 @@ class TileScorer:
         self.num_labels = num_labels
         self.background_index = background_index
         self.out_down = out_down
-        self.device = next(model.parameters()).device
 
     @torch.no_grad()
     def __call__(self, images: List[torch.Tensor]) -> np.ndarray:
@@ -196,7 +196,6 @@ def infer_slide(model,
     # the remains of a cleanup that was interrupted
     shutil.rmtree(work + '.trash', ignore_errors=True)
     reader = SlideReader(slide, slide_mpp)
-    tta_before = getattr(model, 'tta_enabled', None)
     try:
         grid = make_grid(reader, tile, overlap, out_down, mpp, level)
         thumb, thumb_down = reader.thumbnail(thumb_side)
@@ -224,19 +223,16 @@ def infer_slide(model,
                 print_log(f'{slide}: done before, outputs in {out_dir}',
                           logger='current')
                 return dict(skipped=True, **paths)
-        if tta_before is not None:
-            model.tta_enabled = tta
-        stats = _map_slide(model, reader, grid, tiles, thumb, thumb_down,
-                           mask, key, work, paths, classes, palette,
-                           background_index, window, batch_size,
-                           num_workers, min_area, progress, on_batch)
+        with tta_switched(model, tta):
+            stats = _map_slide(model, reader, grid, tiles, thumb, thumb_down,
+                               mask, key, work, paths, classes, palette,
+                               background_index, window, batch_size,
+                               num_workers, min_area, progress, on_batch)
         with atomic_path(done_path) as tmp, open(tmp, 'w') as f:
             json.dump(dict(key=key), f)
         _remove_folder(work)
     finally:
         reader.close()
-        if tta_before is not None:
-            model.tta_enabled = tta_before
     return dict(stats, skipped=False, seconds=time.time() - start, **paths)
 
 
@@ -275,12 +271,13 @@ def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key,
             labels_path, mode='w+', dtype=np.uint8, shape=(out_h, out_w))
 
     # tissue at the output resolution, one band of rows at a time
+    mask_cols = ((np.arange(out_w) + 0.5) * grid.out_to_level0 /
+                 thumb_down).astype(int).clip(0, mask.shape[1] - 1)
+
     def tissue_rows(y0, y1):
         ys = ((np.arange(y0, y1) + 0.5) * grid.out_to_level0 /
               thumb_down).astype(int).clip(0, mask.shape[0] - 1)
-        xs = ((np.arange(out_w) + 0.5) * grid.out_to_level0 /
-              thumb_down).astype(int).clip(0, mask.shape[1] - 1)
-        return mask[ys][:, xs]
+        return mask[ys][:, mask_cols]
 
     weight = blend_window(t, window)
     batches = [tiles[i:i + batch_size]
@@ -319,7 +316,7 @@ def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key,
             if osp.isfile(batch_file(b)):
                 cache[b] = np.load(batch_file(b))
             else:
-                _, images = next(loader_iter)
+                images = next(loader_iter)
                 scores = scorer(images)
                 with atomic_path(batch_file(b)) as tmp:
                     np.save(tmp, scores)  # '.tmp-<b>.npy': no suffix added

@@ -1,4 +1,5 @@
 """Base of the segmentors whose predictions are CAM pseudo masks."""
+from contextlib import contextmanager
 from typing import List, Optional, Sequence
 
 import torch
@@ -156,3 +157,22 @@ class WSSSCAMSegmentor(BaseSegmentor):
                 dict(seg_logits=PixelData(data=logits),
                      pred_sem_seg=PixelData(data=seg[None])))
         return data_samples
+
+
+@contextmanager
+def tta_switched(model, enabled: bool):
+    """Turn a CAM segmentor's test-time augmentation on or off for a block
+    (``tta_enabled``), restoring it after; other models pass through.
+
+    Args:
+        model (nn.Module): Any segmentor.
+        enabled (bool): Whether the block runs the test-time views.
+    """
+    before = getattr(model, 'tta_enabled', None)
+    if before is not None:
+        model.tta_enabled = enabled
+    try:
+        yield model
+    finally:
+        if before is not None:
+            model.tta_enabled = before
