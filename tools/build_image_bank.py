@@ -27,7 +27,8 @@ from mmseg.registry import HOOKS, MODELS
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.engine.hooks import bank_from_config
 from mmseg_pbip.image_bank import save_image_bank
-from mmseg_pbip.utils import init_launcher, load_tool_config, local_device
+from mmseg_pbip.utils import (init_launcher, load_tool_config, local_device,
+                              tool_work_dir)
 
 
 def main():
@@ -50,9 +51,7 @@ def main():
     hook = HOOKS.build(hooks[0] if hooks else dict(
         type='ImageBankHook', bank_file=args.out))
     out = args.out or hook.bank_file or osp.join(
-        cfg.get('work_dir') or osp.join(
-            'work_dirs', osp.splitext(osp.basename(args.config))[0]),
-        'image_bank.pth')
+        tool_work_dir(cfg, args.config), 'image_bank.pth')
     encoder = MODELS.build(cfg.model.image_encoder).to(
         local_device(args.device))
     start = time.time()

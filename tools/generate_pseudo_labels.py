@@ -34,7 +34,8 @@ from mmseg.registry import DATASETS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
-from mmseg_pbip.utils import init_launcher, load_tool_config, local_device
+from mmseg_pbip.utils import (init_launcher, load_tool_config, local_device,
+                              tool_work_dir)
 
 
 def parse_args():
@@ -71,8 +72,7 @@ def main():
         ds_cfg['data_root'], 'pseudo_labels',
         osp.splitext(osp.basename(args.config))[0])
     checkpoint = args.checkpoint or best_checkpoint(
-        args.work_dir or cfg.get('work_dir') or osp.join(
-            'work_dirs', osp.splitext(osp.basename(args.config))[0]))
+        args.work_dir or tool_work_dir(cfg, args.config))
     model = MODELS.build(cfg.model)
     load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     model.to(local_device(args.device)).eval()

@@ -2,11 +2,12 @@ from .atomic_files import atomic_path
 from .dist_utils import init_launcher, local_device, shard_map
 from .safe_loading import (checkpoint_safe_globals, register_safe_globals,
                            register_safe_checkpoint_loader, safe_load)
-from .tool_config import load_tool_config
+from .tool_config import load_tool_config, tool_work_dir
 
 __all__ = [
     'atomic_path',
     'init_launcher', 'local_device', 'shard_map',
     'checkpoint_safe_globals', 'register_safe_globals',
-    'register_safe_checkpoint_loader', 'safe_load', 'load_tool_config'
+    'register_safe_checkpoint_loader', 'safe_load', 'load_tool_config',
+    'tool_work_dir'
 ]

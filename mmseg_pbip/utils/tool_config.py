@@ -1,4 +1,5 @@
 """Config loading shared by the command-line tools."""
+import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
@@ -22,3 +23,10 @@ def load_tool_config(path: str, cfg_options: Optional[dict] = None
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     return cfg
+
+
+def tool_work_dir(cfg, config_path: str) -> str:
+    """The run folder ``tools/train.py`` uses for a config: its
+    ``work_dir``, else ``work_dirs/<config name>``."""
+    return cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(config_path))[0])
