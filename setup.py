@@ -37,7 +37,12 @@ setup(
         r for r in read_requirements('torch') + read_requirements('mmcv') +
         read_requirements('runtime') if not r.startswith(('wheel', 'ninja'))
     ],
-    extras_require={'tests': read_requirements('tests')},
+    extras_require={
+        'tests': read_requirements('tests'),
+        'conch': [r for r in read_requirements('optional')
+                  if r.startswith('conch')],
+        'optional': read_requirements('optional'),
+    },
     license='MIT',
     zip_safe=False,
 )

@@ -59,9 +59,10 @@ if ! ls "$wheelhouse"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
   rm -rf "$tmp_wh"
 fi
 "${pip[@]}" install --quiet --find-links "$wheelhouse" -r "$here/requirements/mmcv.txt" \
-  -r "$here/requirements/runtime.txt" -r "$here/requirements/tests.txt" >&2
+  -r "$here/requirements/runtime.txt" -r "$here/requirements/tests.txt" \
+  -r "$here/requirements/optional.txt" >&2
 "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$here" >&2
-"$venv/bin/python" -c "import mmcv.ops, mmseg, mmpretrain, mmdet, transformers, sklearn, mmseg_pbip" >&2
+"$venv/bin/python" -c "import mmcv.ops, mmseg, mmpretrain, mmdet, transformers, timm, sklearn, conch.open_clip_custom, mmseg_pbip" >&2
 touch "$venv/.complete"
 log "environment ready in $(( $(date +%s) - start )) s: $venv"
 echo "$venv"

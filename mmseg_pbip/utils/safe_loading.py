@@ -88,7 +88,10 @@ def register_safe_globals() -> None:
         _registered = True
 
 
-def safe_load(path: str, map_location='cpu', what: str = 'checkpoint'):
+def safe_load(path: str,
+              map_location='cpu',
+              what: str = 'checkpoint',
+              mmap: bool = False):
     """``torch.load(path, weights_only=True)`` with errors that name the file.
 
     Args:
@@ -96,6 +99,8 @@ def safe_load(path: str, map_location='cpu', what: str = 'checkpoint'):
         map_location: As in :func:`torch.load`. Defaults to 'cpu'.
         what (str): What the file is, for messages ('checkpoint',
             'prototype file', ...).
+        mmap (bool): Map the file instead of reading it (large weights that
+            are only inspected). Defaults to False.
 
     Returns:
         Any: The loaded object.
@@ -107,7 +112,8 @@ def safe_load(path: str, map_location='cpu', what: str = 'checkpoint'):
     """
     register_safe_globals()
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True,
+                          mmap=mmap)
     except FileNotFoundError:
         raise FileNotFoundError(f'{what} {path} does not exist') from None
     except Exception as e:

@@ -43,7 +43,9 @@ class PBIPSegmentor(WSSSCAMSegmentor):
 
     Args:
         backbone (dict): Backbone config.
-        head (dict): :class:`PrototypeSimHead` config.
+        head (dict): :class:`PrototypeSimHead` config; ``prototype_dim=None``
+            takes the image encoder's feature size (one config line then
+            swaps encoders of any width).
         image_encoder (dict): Frozen encoder config (the bank's encoder).
         cls_loss (dict): :class:`MultiStageClsLoss` config.
         match_loss (dict, optional): :class:`ImgMatchLoss` config.
@@ -99,8 +101,14 @@ class PBIPSegmentor(WSSSCAMSegmentor):
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
-        self.head = MODELS.build(head)
-        self.image_encoder = MODELS.build(image_encoder)
+        if head.get('prototype_dim', 512) is None:
+            # the prototypes are the encoder's features: take its size
+            self.image_encoder = MODELS.build(image_encoder)
+            head = dict(head, prototype_dim=self.image_encoder.out_channels)
+            self.head = MODELS.build(head)
+        else:
+            self.head = MODELS.build(head)
+            self.image_encoder = MODELS.build(image_encoder)
         self.cls_loss = MODELS.build(cls_loss)
         self.match_loss = MODELS.build(match_loss) if match_loss else None
         if self.image_encoder.out_channels != self.head.prototype_dim:

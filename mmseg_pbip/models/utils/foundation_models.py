@@ -1,0 +1,481 @@
+"""Pathology foundation models: architectures, input spaces, weight files.
+
+One table (:data:`FOUNDATION_MODELS`) says, for each supported model, which
+library builds it and with which exact architecture arguments (those of its
+public model card), its input size and normalisation, how the model card
+pools an image embedding, and what its licence / access terms are. The
+prototype encoder (:class:`FoundationModelEncoder`), the dense backbone
+(:class:`FoundationViTBackbone`) and ``tools/model_converters/
+inspect_foundation_model.py`` all read it, so the three agree.
+
+Weights are always local: a file (``pytorch_model.bin``, ``*.pth``,
+``model.safetensors``) or a folder holding one (a Hugging Face folder for the
+transformers models). Nothing is fetched from the hub. ``.bin`` / ``.pth``
+files load with ``torch.load(weights_only=True)``.
+"""
+import copy
+import glob
+import json
+import os.path as osp
+import warnings
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from ...utils import safe_load
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+# Bioptimus' statistics for H-optimus-0 / H-optimus-1 (model card).
+HOPTIMUS_MEAN = (0.707223, 0.578729, 0.703617)
+HOPTIMUS_STD = (0.211883, 0.230117, 0.177517)
+
+# Layers that timm takes as classes, named in configs by these strings.
+TIMM_LAYERS = {
+    'mlp_layer': {
+        'swiglu_packed': ('timm.layers', 'SwiGLUPacked')
+    },
+    'act_layer': {
+        'silu': ('torch.nn', 'SiLU')
+    },
+}
+
+FOUNDATION_MODELS: Dict[str, dict] = {
+    'uni':
+    dict(
+        library='timm',
+        timm_name='vit_large_patch16_224',
+        timm_kwargs=dict(
+            img_size=224,
+            patch_size=16,
+            init_values=1e-5,
+            num_classes=0,
+            dynamic_img_size=True),
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        pooling='cls',
+        feature_dim=1024,
+        embed_dim=1024,
+        depth=24,
+        hub_id='MahmoodLab/UNI',
+        files='pytorch_model.bin',
+        licence='CC-BY-NC-ND 4.0; gated (accept terms on Hugging Face)'),
+    'uni2-h':
+    dict(
+        library='timm',
+        timm_name='vit_giant_patch14_224',
+        timm_kwargs=dict(
+            img_size=224,
+            patch_size=14,
+            depth=24,
+            num_heads=24,
+            init_values=1e-5,
+            embed_dim=1536,
+            mlp_ratio=2.66667 * 2,
+            num_classes=0,
+            no_embed_class=True,
+            mlp_layer='swiglu_packed',
+            act_layer='silu',
+            reg_tokens=8,
+            dynamic_img_size=True),
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        pooling='cls',
+        feature_dim=1536,
+        embed_dim=1536,
+        depth=24,
+        hub_id='MahmoodLab/UNI2-h',
+        files='pytorch_model.bin',
+        licence='CC-BY-NC-ND 4.0; gated (accept terms on Hugging Face)'),
+    'virchow2':
+    dict(
+        library='timm',
+        timm_name='vit_huge_patch14_224',
+        timm_kwargs=dict(
+            img_size=224,
+            init_values=1e-5,
+            num_classes=0,
+            mlp_ratio=5.3375,
+            global_pool='',
+            dynamic_img_size=True,
+            reg_tokens=4,
+            mlp_layer='swiglu_packed',
+            act_layer='silu'),
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        pooling='cls+mean_patch',
+        feature_dim=2560,
+        embed_dim=1280,
+        depth=32,
+        hub_id='paige-ai/Virchow2',
+        files='pytorch_model.bin or model.safetensors',
+        licence='CC-BY-NC-ND 4.0; gated (accept terms on Hugging Face)'),
+    'h-optimus-0':
+    dict(
+        library='timm',
+        timm_name='vit_giant_patch14_reg4_dinov2',
+        timm_kwargs=dict(
+            img_size=224,
+            init_values=1e-5,
+            num_classes=0,
+            global_pool='token',
+            dynamic_img_size=False),
+        input_size=224,
+        mean=HOPTIMUS_MEAN,
+        std=HOPTIMUS_STD,
+        pooling='cls',
+        feature_dim=1536,
+        embed_dim=1536,
+        depth=40,
+        hub_id='bioptimus/H-optimus-0',
+        files='pytorch_model.bin or model.safetensors',
+        licence='Apache 2.0; open'),
+    'phikon':
+    dict(
+        library='transformers',
+        hf_class='ViTModel',
+        hf_config=dict(
+            hidden_size=768,
+            num_hidden_layers=12,
+            num_attention_heads=12,
+            intermediate_size=3072,
+            image_size=224,
+            patch_size=16,
+            qkv_bias=True,
+            layer_norm_eps=1e-12),
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        pooling='cls',
+        feature_dim=768,
+        embed_dim=768,
+        depth=12,
+        hub_id='owkin/phikon',
+        files='Hugging Face folder: config.json + pytorch_model.bin or '
+        'model.safetensors',
+        licence='Owkin non-commercial licence; open download'),
+    'phikon-v2':
+    dict(
+        library='transformers',
+        hf_class='Dinov2Model',
+        hf_config=dict(
+            hidden_size=1024,
+            num_hidden_layers=24,
+            num_attention_heads=16,
+            mlp_ratio=4,
+            image_size=224,
+            patch_size=16,
+            layerscale_value=1e-5,
+            layer_norm_eps=1e-6,
+            use_swiglu_ffn=False),
+        input_size=224,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        pooling='cls',
+        feature_dim=1024,
+        embed_dim=1024,
+        depth=24,
+        hub_id='owkin/phikon-v2',
+        files='Hugging Face folder: config.json + model.safetensors',
+        licence='Owkin non-commercial licence; open download'),
+    'conch':
+    dict(
+        library='conch',
+        conch_config='conch_ViT-B-16',
+        input_size=448,
+        mean=OPENAI_MEAN,
+        std=OPENAI_STD,
+        pooling='attn_pool',
+        feature_dim=512,
+        embed_dim=768,
+        depth=12,
+        hub_id='MahmoodLab/CONCH',
+        files='pytorch_model.bin (the whole CoCa model; the vision tower '
+        'visual.* is used)',
+        licence='CC-BY-NC-ND 4.0; gated (accept terms on Hugging Face); '
+        'code from the conch-fork package (same terms)'),
+}
+
+# H-optimus-1: the H-optimus-0 architecture and statistics, other weights.
+FOUNDATION_MODELS['h-optimus-1'] = dict(
+    FOUNDATION_MODELS['h-optimus-0'],
+    hub_id='bioptimus/H-optimus-1',
+    licence='CC-BY-NC-ND 4.0; gated (accept terms on Hugging Face)')
+
+
+def foundation_spec(arch: str) -> dict:
+    """A copy of the table row of ``arch``.
+
+    Raises:
+        KeyError: naming the known models, for an unknown ``arch``.
+    """
+    if arch not in FOUNDATION_MODELS:
+        raise KeyError(f'unknown foundation model {arch!r}; known: '
+                       f'{sorted(FOUNDATION_MODELS)}')
+    spec = copy.deepcopy(FOUNDATION_MODELS[arch])
+    spec['arch'] = arch
+    return spec
+
+
+def _resolve_timm_layers(kwargs: dict) -> dict:
+    """Replace layer names (``'swiglu_packed'``) with timm / torch classes."""
+    import importlib
+    out = dict(kwargs)
+    for key, names in TIMM_LAYERS.items():
+        if isinstance(out.get(key), str):
+            if out[key] not in names:
+                raise ValueError(f'{key}={out[key]!r}: known {sorted(names)}')
+            module, attr = names[out[key]]
+            out[key] = getattr(importlib.import_module(module), attr)
+    return out
+
+
+def _conch_vision_config(overrides: Optional[dict]) -> dict:
+    """CONCH's CoCa config (embed dims + vision_cfg) from conch-fork."""
+    try:
+        # its import of timm.models.layers warns of a rename that users of
+        # this plugin cannot act on
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                'ignore', message='Importing from timm.models.layers',
+                category=FutureWarning)
+            from conch import open_clip_custom
+    except ImportError as e:
+        raise ImportError(
+            "CONCH needs the 'conch-fork' package (MahmoodLab's CONCH code "
+            'on PyPI, CC-BY-NC-ND 4.0): pip install conch-fork, or '
+            'pip install mmseg-pbip[conch]') from e
+    path = osp.join(
+        osp.dirname(open_clip_custom.__file__), 'model_configs',
+        'conch_ViT-B-16.json')
+    with open(path) as f:
+        cfg = json.load(f)
+    vision = dict(cfg['vision_cfg'])
+    vision.update(overrides or {})
+    return dict(
+        embed_dim=cfg['embed_dim'],
+        embed_dim_caption=cfg['embed_dim_caption'],
+        vision_cfg=vision)
+
+
+def build_foundation_model(spec: dict,
+                           arch_overrides: Optional[dict] = None) -> nn.Module:
+    """Build the model of ``spec`` with random weights.
+
+    Args:
+        spec (dict): A row of :data:`FOUNDATION_MODELS`.
+        arch_overrides (dict, optional): Architecture arguments that replace
+            the model card's (tests build tiny widths with it): timm kwargs,
+            transformers config keys, or CONCH ``vision_cfg`` keys.
+
+    Returns:
+        nn.Module: timm ``VisionTransformer`` (``num_classes=0``),
+        transformers ``ViTModel`` / ``Dinov2Model``, or CONCH's
+        ``VisualModel`` (timm trunk + attentional poolers).
+    """
+    library = spec['library']
+    if library == 'timm':
+        import timm
+        kwargs = dict(spec['timm_kwargs'], **(arch_overrides or {}))
+        return timm.create_model(
+            spec['timm_name'], pretrained=False,
+            **_resolve_timm_layers(kwargs))
+    if library == 'transformers':
+        import transformers
+        model_cls = getattr(transformers, spec['hf_class'])
+        config = model_cls.config_class(
+            **dict(spec['hf_config'], **(arch_overrides or {})))
+        if spec['hf_class'] == 'ViTModel':
+            return model_cls(config, add_pooling_layer=False)
+        return model_cls(config)
+    if library == 'conch':
+        cfg = _conch_vision_config(arch_overrides)
+        # conch-fork's own builder of the vision tower (its create_model
+        # also builds the text towers and unpickles the checkpoint)
+        from conch.open_clip_custom.coca_model import _build_vision_tower
+        return _build_vision_tower(**cfg)
+    raise ValueError(f"unknown library {library!r}")
+
+
+def find_weight_file(path: str) -> str:
+    """The weight file at ``path`` (a file, or a folder holding one).
+
+    Raises:
+        FileNotFoundError: naming the folder and the names looked for.
+    """
+    if osp.isfile(path):
+        return path
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'{path}: no such file or folder')
+    for name in ('model.safetensors', 'pytorch_model.bin'):
+        if osp.isfile(osp.join(path, name)):
+            return osp.join(path, name)
+    found = sorted(glob.glob(osp.join(path, '*.pth')) +
+                   glob.glob(osp.join(path, '*.safetensors')))
+    if len(found) == 1:
+        return found[0]
+    raise FileNotFoundError(
+        f'{path}: expected model.safetensors, pytorch_model.bin or one '
+        f'*.pth / *.safetensors file, found {found or "none"}')
+
+
+def read_state_dict(path: str,
+                    mmap: bool = False) -> Dict[str, torch.Tensor]:
+    """Tensors of a local weight file, loaded safely.
+
+    ``.safetensors`` through safetensors; anything else through
+    ``torch.load(weights_only=True)``. A ``state_dict`` / ``model`` wrapper
+    (training checkpoints) is unwrapped. ``mmap`` maps a torch file
+    instead of reading it (inspection of multi-GB files).
+
+    Raises:
+        ValueError: naming the file, when it holds no tensor dict.
+    """
+    path = find_weight_file(path)
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        state = load_file(path)
+    else:
+        state = safe_load(path, what='foundation model weights', mmap=mmap)
+    for key in ('state_dict', 'model'):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{path}: not a state dict of tensors')
+    return state
+
+
+def strip_prefixes(state: Dict[str, torch.Tensor],
+                   prefixes: Tuple[str, ...]) -> Dict[str, torch.Tensor]:
+    """Drop the first of ``prefixes`` that every key starts with, repeatedly.
+
+    Keys outside a selecting prefix are kept for the mismatch report.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for prefix in prefixes:
+            if state and all(k.startswith(prefix) for k in state):
+                state = {k[len(prefix):]: v for k, v in state.items()}
+                changed = True
+    return state
+
+
+def select_prefix(state: Dict[str, torch.Tensor],
+                  prefix: str) -> Tuple[Dict[str, torch.Tensor], List[str]]:
+    """Keys under ``prefix`` (stripped) and the names of the others."""
+    own = {
+        k[len(prefix):]: v
+        for k, v in state.items() if k.startswith(prefix)
+    }
+    return own, sorted(k for k in state if not k.startswith(prefix))
+
+
+def normalise_keys(spec: dict, state: Dict[str, torch.Tensor],
+                   part: str = 'model') -> Tuple[Dict, List[str]]:
+    """Bring a downloaded state dict to the keys our module has.
+
+    Args:
+        spec (dict): The model's table row.
+        state (dict): The file's tensors.
+        part (str): 'model' (the whole model our encoder builds) or 'trunk'
+            (the ViT that the dense backbone uses; for CONCH the timm trunk
+            of the vision tower).
+
+    Returns:
+        tuple: The state dict with our keys, and the names of the keys that
+        belong to other parts of the published model (CONCH's text towers)
+        and are ignored on purpose.
+    """
+    state = strip_prefixes(dict(state), ('module.', ))
+    if spec['library'] == 'conch':
+        own, ignored = select_prefix(state, 'visual.')
+        if not own:  # already the vision tower (the inspection tool's --out)
+            own, ignored = state, []
+        if part == 'trunk':
+            own, rest = select_prefix(own, 'trunk.')
+            ignored += ['visual.' + k for k in rest]
+        return own, ignored
+    if spec['library'] == 'transformers':
+        # Hugging Face files of ViTModel / Dinov2Model keep a 'vit.' /
+        # 'dinov2.' prefix when saved from a task model.
+        prefix = {'ViTModel': 'vit.', 'Dinov2Model': 'dinov2.'}
+        own, ignored = select_prefix(state, prefix[spec['hf_class']])
+        if not own:
+            own, ignored = state, []
+        # ViTModel's pooler (add_pooling_layer) is not part of the features.
+        ignored += sorted(k for k in own if k.startswith('pooler.'))
+        own = {k: v for k, v in own.items() if not k.startswith('pooler.')}
+        return own, ignored
+    return strip_prefixes(state, ('model.', 'trunk.')), []
+
+
+def compare_state_dicts(
+        expected: Dict[str, torch.Size],
+        state: Dict[str, torch.Tensor]) -> Dict[str, List[str]]:
+    """Missing, unexpected and shape-mismatched keys of ``state``.
+
+    Args:
+        expected (dict): Key -> shape of the module (a meta-device module's
+            state dict serves without allocating weights).
+        state (dict): Key -> tensor of the file.
+
+    Returns:
+        dict: ``missing``, ``unexpected``, ``mismatched`` (``'key: file
+        shape vs model shape'``) lists.
+    """
+    missing = sorted(k for k in expected if k not in state)
+    unexpected = sorted(k for k in state if k not in expected)
+    mismatched = sorted(
+        f'{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k])}'
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k]))
+    return dict(missing=missing, unexpected=unexpected, mismatched=mismatched)
+
+
+def format_mismatch(report: Dict[str, List[str]], limit: int = 8) -> str:
+    """One readable line per kind of mismatch."""
+    lines = []
+    for kind, keys in report.items():
+        if keys:
+            more = f' (+{len(keys) - limit} more)' if len(keys) > limit else ''
+            lines.append(f'{len(keys)} {kind}: {keys[:limit]}{more}')
+    return '; '.join(lines)
+
+
+def load_foundation_weights(module: nn.Module, spec: dict, path: str,
+                            part: str = 'model') -> List[str]:
+    """Load a local checkpoint into ``module``, every key accounted for.
+
+    Args:
+        module (nn.Module): Built by :func:`build_foundation_model` (or its
+            trunk, with ``part='trunk'``).
+        spec (dict): The model's table row.
+        path (str): The weight file or folder.
+        part (str): See :func:`normalise_keys`.
+
+    Returns:
+        list[str]: Keys of the file ignored on purpose (other towers).
+
+    Raises:
+        ValueError: naming the file and listing the missing, unexpected and
+            shape-mismatched keys, when the file is not this architecture.
+    """
+    state, ignored = normalise_keys(spec, read_state_dict(path), part)
+    expected = {k: v.shape for k, v in module.state_dict().items()}
+    report = compare_state_dicts(expected, state)
+    if any(report.values()):
+        raise ValueError(
+            f'{path}: does not match {spec["arch"]} ({spec["hub_id"]}): '
+            f'{format_mismatch(report)}. '
+            'tools/model_converters/inspect_foundation_model.py tells which '
+            'model a file holds.')
+    module.load_state_dict(state, strict=True)
+    return ignored
