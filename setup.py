@@ -39,6 +39,8 @@ setup(
     ],
     extras_require={
         'tests': read_requirements('tests'),
+        'crf': [r for r in read_requirements('optional')
+                if r.startswith('pydensecrf')],
         'conch': [r for r in read_requirements('optional')
                   if r.startswith('conch')],
         'optional': read_requirements('optional'),

@@ -62,7 +62,7 @@ fi
   -r "$here/requirements/runtime.txt" -r "$here/requirements/tests.txt" \
   -r "$here/requirements/optional.txt" >&2
 "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$here" >&2
-"$venv/bin/python" -c "import mmcv.ops, mmseg, mmpretrain, mmdet, transformers, timm, sklearn, conch.open_clip_custom, mmseg_pbip" >&2
+"$venv/bin/python" -c "import mmcv.ops, mmseg, mmpretrain, mmdet, transformers, timm, sklearn, pydensecrf.densecrf, conch.open_clip_custom, mmseg_pbip" >&2
 touch "$venv/.complete"
 log "environment ready in $(( $(date +%s) - start )) s: $venv"
 echo "$venv"

@@ -99,3 +99,9 @@ image_bank_hook = dict(
 # Released pseudo labels for stage two: no test-time augmentation, from the
 # best-validation checkpoint (tools/generate_pseudo_labels.py).
 pseudo_label_tta = False
+# Dense CRF refinement of the pseudo labels (optional extra pydensecrf2): off,
+# as released; tools/generate_pseudo_labels.py --crf turns it on with the
+# defaults of mmseg_pbip.models.utils.DenseCRF, or set the kernels here, e.g.
+# dict(iterations=10, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=80,
+#      bilateral_srgb=13, bilateral_compat=10).
+pseudo_label_crf = None

@@ -44,3 +44,9 @@ model = dict(
     tta_intensities=(1.0, ))
 # Pseudo labels for stage two use the test-time flips above.
 pseudo_label_tta = True
+# Dense CRF refinement of the pseudo labels (optional extra pydensecrf2): off
+# by default; tools/generate_pseudo_labels.py --crf turns it on with the
+# defaults of mmseg_pbip.models.utils.DenseCRF, or set the kernels here, e.g.
+# dict(iterations=10, gaussian_sxy=3, gaussian_compat=3, bilateral_sxy=80,
+#      bilateral_srgb=13, bilateral_compat=10).
+pseudo_label_crf = None

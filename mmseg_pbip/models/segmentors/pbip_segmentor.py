@@ -68,6 +68,8 @@ class PBIPSegmentor(WSSSCAMSegmentor):
             Defaults to ``(1.0, )``.
         argmax_present_only (bool): See :class:`WSSSCAMSegmentor`.
             Defaults to False (released).
+        crf (dict, optional): Dense CRF refinement of the predictions (see
+            :class:`WSSSCAMSegmentor`). Defaults to None.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         init_cfg (dict, optional): Initialisation config.
     """
@@ -88,6 +90,7 @@ class PBIPSegmentor(WSSSCAMSegmentor):
                  tta_flips: Sequence[bool] = (False, ),
                  tta_intensities: Sequence[float] = (1.0, ),
                  argmax_present_only: bool = False,
+                 crf: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -98,6 +101,7 @@ class PBIPSegmentor(WSSSCAMSegmentor):
             tta_flips=tta_flips,
             tta_intensities=tta_intensities,
             argmax_present_only=argmax_present_only,
+            crf=crf,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)

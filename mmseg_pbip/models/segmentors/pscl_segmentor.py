@@ -39,6 +39,7 @@ class PSCLSegmentor(WSSSCAMSegmentor):
                  white_threshold: Optional[float] = 200.,
                  tta_flips: Sequence[bool] = (False, ),
                  tta_intensities: Sequence[float] = (1.0, ),
+                 crf: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -48,6 +49,7 @@ class PSCLSegmentor(WSSSCAMSegmentor):
             bg_score=bg_score,
             tta_flips=tta_flips,
             tta_intensities=tta_intensities,
+            crf=crf,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
         self.backbone = MODELS.build(backbone)
