@@ -108,3 +108,12 @@ def test_pseudo_label_tool_with_crf(demo_root, tmp_path):
         present = {i for i, c in enumerate(labels) if c == '1'}
         values = set(np.unique(np.asarray(Image.open(path))).tolist())
         assert values <= present | {4}, (path, values)
+
+
+def test_missing_extra_is_named(monkeypatch):
+    """Without pydensecrf2 the error says what to install."""
+    import sys
+    monkeypatch.setitem(sys.modules, 'pydensecrf', None)
+    monkeypatch.setitem(sys.modules, 'pydensecrf.densecrf', None)
+    with pytest.raises(ImportError, match=r'pip install pydensecrf2'):
+        DenseCRF()

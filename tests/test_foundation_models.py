@@ -431,3 +431,11 @@ def test_foundation_backbone_config_trains_the_head():
     assert all(p.grad is None for p in model.image_encoder.parameters())
     head_grads = [p.grad for p in model.head.parameters() if p.requires_grad]
     assert head_grads and all(g is not None for g in head_grads)
+
+
+def test_missing_conch_package_is_named(monkeypatch):
+    """Without conch-fork, CONCH fails with what to install."""
+    import sys
+    monkeypatch.setitem(sys.modules, 'conch', None)
+    with pytest.raises(ImportError, match='pip install conch-fork'):
+        FoundationModelEncoder('conch', allow_random_init=True)
