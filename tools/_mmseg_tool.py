@@ -31,7 +31,11 @@ def run_mmseg_tool(name: str) -> None:
     import torch
 
     import mmseg_pbip  # noqa: F401
-    from mmseg_pbip.utils import init_launcher
+    from mmseg_pbip.utils import init_launcher, keep_freed_memory
+
+    # CPU steps free and re-fault GBs of activations under glibc's defaults
+    # (MMSEG_PBIP_MALLOC=system keeps them; mmseg_pbip.utils.allocator)
+    keep_freed_memory()
     path = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', name)
     if not osp.isfile(path):
         raise FileNotFoundError(

@@ -42,8 +42,8 @@ from mmseg.registry import DATASETS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
-from mmseg_pbip.utils import (init_launcher, load_tool_config, local_device,
-                              tool_work_dir)
+from mmseg_pbip.utils import (init_launcher, keep_freed_memory,
+                              load_tool_config, local_device, tool_work_dir)
 
 
 def parse_args():
@@ -75,6 +75,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    keep_freed_memory()
     cfg = load_tool_config(args.config, args.cfg_options)
     init_launcher(args.launcher, cfg)
     ds_cfg = cfg.train_dataloader.dataset.copy()

@@ -1,3 +1,4 @@
+from .allocator import allocator_settings, keep_freed_memory
 from .atomic_files import atomic_path
 from .dist_utils import init_launcher, local_device, shard_map
 from .safe_loading import (checkpoint_safe_globals, register_safe_globals,
@@ -5,7 +6,7 @@ from .safe_loading import (checkpoint_safe_globals, register_safe_globals,
 from .tool_config import load_tool_config, tool_work_dir
 
 __all__ = [
-    'atomic_path',
+    'allocator_settings', 'keep_freed_memory', 'atomic_path',
     'init_launcher', 'local_device', 'shard_map',
     'checkpoint_safe_globals', 'register_safe_globals',
     'register_safe_checkpoint_loader', 'safe_load', 'load_tool_config',
