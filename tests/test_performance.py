@@ -1,11 +1,16 @@
-"""Stage-one speed and memory: the benchmark's phase table and the memory
-allocator setting."""
+"""Stage-one speed and memory: the benchmark's phase table, the memory
+allocator setting, and the FG/BG encoder's checkpointed path (same maths)."""
+import copy
 import os.path as osp
 import re
 import sys
 
 import pytest
+import torch
 from conftest import PBIP_DEMO, REPO, run, tiny_pbip_options
+from mmengine.config import Config
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from test_tools import cfg_options
 
 # loads only the allocator module (not the whole package): a fast process
@@ -54,6 +59,84 @@ def test_allocator_keeps_freed_memory():
     code, out = run(['-c', RSS_SCRIPT], env={'MMSEG_PBIP_MALLOC': 'fast'},
                     check=False)
     assert code != 0 and "must be 'keep' or 'system'" in out
+
+
+def tiny_pbip(demo_root, **match_loss):
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.merge_from_dict({
+        k: v
+        for k, v in tiny_pbip_options(demo_root, '/tmp/unused').items()
+        if k.startswith('model.')
+    })
+    cfg.model.match_loss.update(match_loss)
+    return MODELS.build(cfg.model)
+
+
+def loss_and_grads(model, inputs, samples):
+    model.train()
+    model.zero_grad()
+    losses = model.loss(inputs, samples)
+    sum(losses.values()).backward()
+    grads = {
+        n: p.grad.clone()
+        for n, p in model.named_parameters() if p.grad is not None
+    }
+    return {k: v.detach() for k, v in losses.items()}, grads
+
+
+@pytest.mark.parametrize('options', [
+    dict(encoder_checkpoint=True),
+    dict(encoder_checkpoint=True, encoder_chunk=3),
+    dict(encoder_chunk=5),
+    dict(encoder_compile=True),
+])
+def test_checkpointed_encoder_pass_has_the_same_maths(demo_root, options):
+    """The memory-saving FG/BG encoder path gives the plain path's losses and
+    gradients (to 1e-5) on the same weights and batch."""
+    plain = tiny_pbip(demo_root)
+    fast = tiny_pbip(demo_root, **options)
+    fast.load_state_dict(copy.deepcopy(plain.state_dict()))
+    k = [2, 2, 2, 2]
+    protos = torch.randn(sum(k), plain.head.prototype_dim,
+                         generator=torch.Generator().manual_seed(0))
+    plain.head.set_prototypes(protos, k)
+    fast.head.set_prototypes(protos, k)
+    gen = torch.Generator().manual_seed(1)
+    inputs = torch.randn(4, 3, 64, 64, generator=gen)
+    samples = []
+    for label in ([1, 1, 0, 0], [0, 1, 1, 1], [1, 0, 0, 1], [1, 1, 1, 1]):
+        sample = SegDataSample()
+        sample.gt_cls_label = torch.tensor(label, dtype=torch.float32)
+        samples.append(sample)
+    torch.manual_seed(2)  # drop path in the backbone
+    losses_a, grads_a = loss_and_grads(plain, inputs, samples)
+    torch.manual_seed(2)
+    losses_b, grads_b = loss_and_grads(fast, inputs, samples)
+    assert losses_a['loss_fg'] != 0  # pairs were selected
+    for key in losses_a:
+        assert torch.allclose(losses_a[key], losses_b[key], atol=1e-5), key
+    assert grads_a.keys() == grads_b.keys() and grads_a
+    for name in grads_a:
+        assert torch.allclose(grads_a[name], grads_b[name], atol=1e-5,
+                              rtol=1e-4), name
+
+
+def test_compile_failure_falls_back_to_eager(demo_root):
+    """An encoder that cannot be compiled runs eagerly (with a warning)."""
+    plain = tiny_pbip(demo_root)
+    broken = tiny_pbip(demo_root,
+                       encoder_compile=dict(backend='no_such_backend'))
+    images = torch.rand(3, 3, 64, 64)
+    out = broken.match_loss.encode(broken.image_encoder, images)
+    assert broken.match_loss._compiled['run'] is broken.image_encoder
+    assert torch.equal(out, plain.match_loss.encode(plain.image_encoder,
+                                                    images))
+
+
+def test_bad_chunk_refused():
+    from mmseg_pbip.models.losses import ImgMatchLoss
+    with pytest.raises(ValueError, match='encoder_chunk'):
+        ImgMatchLoss(encoder_chunk=0)
 
 
 def test_benchmark_phase_table(demo_root, tmp_path):

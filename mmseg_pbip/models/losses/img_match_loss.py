@@ -1,10 +1,12 @@
 """PBIP's ImgMatch foreground/background contrastive loss."""
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmseg.registry import MODELS
+from torch.utils.checkpoint import checkpoint
 
 Tensor = torch.Tensor
 
@@ -83,6 +85,21 @@ class ImgMatchLoss(nn.Module):
             beta * theta2 = 0.25).
         cam_reg_weight (float): Weight of ``mean(maps)`` (released
             0.1 * 0.0005; paper 0).
+        encoder_checkpoint (bool): Keep only the FG/BG images of the frozen
+            encoder's pass and recompute its activations in the backward
+            pass (``torch.utils.checkpoint``): the same losses and
+            gradients for much less memory, for one more encoder forward.
+            Defaults to False.
+        encoder_chunk (int, optional): Encode the ``2S`` FG/BG images in
+            chunks of this many (with ``encoder_checkpoint``, the peak of
+            the recomputation is one chunk's activations). None: one batch.
+        encoder_compile (bool | dict): Run the frozen encoder's FG/BG pass
+            through ``torch.compile`` (``dynamic=True``: one compilation
+            for every number of pairs; a dict gives other options). The
+            same maths up to float rounding; a few minutes of compilation
+            once, then each pass faster. If compilation fails (e.g. no C++
+            compiler for the CPU backend) the pass falls back to eager mode
+            with a warning. Defaults to False.
     """
 
     def __init__(self,
@@ -96,7 +113,10 @@ class ImgMatchLoss(nn.Module):
                  temperature: float = 0.07,
                  fg_weight: float = 0.1,
                  bg_weight: float = 0.1,
-                 cam_reg_weight: float = 0.1 * 0.0005) -> None:
+                 cam_reg_weight: float = 0.1 * 0.0005,
+                 encoder_checkpoint: bool = False,
+                 encoder_chunk: Optional[int] = None,
+                 encoder_compile: Union[bool, dict] = False) -> None:
         super().__init__()
         for name, value, allowed in (
             ('threshold_scope', threshold_scope, ('image', 'map')),
@@ -118,6 +138,15 @@ class ImgMatchLoss(nn.Module):
         self.fg_weight = fg_weight
         self.bg_weight = bg_weight
         self.cam_reg_weight = cam_reg_weight
+        if encoder_chunk is not None and encoder_chunk < 1:
+            raise ValueError(f'ImgMatchLoss: encoder_chunk must be >= 1, got '
+                             f'{encoder_chunk}')
+        self.encoder_checkpoint = encoder_checkpoint
+        self.encoder_chunk = encoder_chunk
+        self.encoder_compile = encoder_compile
+        # (encoder, compiled callable) outside the module tree, so that
+        # state dicts and checkpoints stay those of the eager modules
+        self._compiled = {}
 
     @staticmethod
     def minmax_per_channel(x: Tensor, eps: float = 1e-8) -> Tensor:
@@ -158,6 +187,51 @@ class ImgMatchLoss(nn.Module):
             fg = b * m * x
             bg = (1 - b) * (1 - m) * x
         return fg, bg
+
+    def encode(self, encoder: nn.Module, images: Tensor) -> Tensor:
+        """``[n, 3, H, W] -> [n, d]`` through the frozen encoder, in
+        ``encoder_chunk`` chunks, recomputed in the backward pass when
+        ``encoder_checkpoint``."""
+        run = self.compiled(encoder)
+        if not self.encoder_checkpoint and self.encoder_chunk is None:
+            return run(images)
+        feats = []
+        for chunk in images.split(self.encoder_chunk or images.shape[0]):
+            if self.encoder_checkpoint and torch.is_grad_enabled():
+                feats.append(checkpoint(run, chunk, use_reentrant=False))
+            else:
+                feats.append(run(chunk))
+        return torch.cat(feats)
+
+    def compiled(self, encoder: nn.Module):
+        """``encoder``, or its ``torch.compile`` when ``encoder_compile``
+        (eager again, with a warning, if compilation fails)."""
+        if not self.encoder_compile:
+            return encoder
+        if self._compiled.get('encoder') is not encoder:
+            self._compiled = dict(encoder=encoder, run=None)
+        entry = self._compiled
+
+        def run(images):
+            if entry['run'] is not None:
+                return entry['run'](images)
+            options = dict(dynamic=True)
+            if isinstance(self.encoder_compile, dict):
+                options.update(self.encoder_compile)
+            try:
+                compiled = torch.compile(encoder, **options)
+                out = compiled(images)
+                entry['run'] = compiled
+            except Exception as e:  # compiler missing, unknown backend, ...
+                print_log(
+                    'ImgMatchLoss: torch.compile of the image encoder failed '
+                    f'({type(e).__name__}: {str(e)[:200]}); running it '
+                    'eagerly', logger='current', level=30)
+                entry['run'] = encoder
+                out = encoder(images)
+            return out
+
+        return run
 
     def similarities(self, feats: Tensor, prototypes: Tensor) -> Tensor:
         """``[n, d]`` features x ``[P, d]`` prototypes -> ``[n, P]``."""
@@ -239,7 +313,8 @@ class ImgMatchLoss(nn.Module):
             own = torch.eye(prototypes.shape[0], dtype=torch.bool,
                             device=prototypes.device)
         fg, bg = self.masked_images(images, cams, pairs)
-        sims = self.similarities(encoder(torch.cat([fg, bg], 0)), prototypes)
+        sims = self.similarities(
+            self.encode(encoder, torch.cat([fg, bg], 0)), prototypes)
         num_s = pairs.shape[0]
         terms = self.infonce if self.contrast == 'infonce' else \
             self.paper_terms
