@@ -439,3 +439,25 @@ def test_missing_conch_package_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, 'conch', None)
     with pytest.raises(ImportError, match='pip install conch-fork'):
         FoundationModelEncoder('conch', allow_random_init=True)
+
+
+def test_uni_config_fg_bg_images_stay_in_the_encoder_input_space():
+    """The foundation-model configs' FG/BG images are M * X and (1 - M) * X
+    with M in [0, 1], so the encoder sees RGB in [0, 1] as on its card, and
+    the binary mask is the released rule (>= 0.5 x the image's peak)."""
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'models', 'pbip_mit-b1_uni.py'))
+    loss = MODELS.build(cfg.model.match_loss)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 32, 32, generator=gen)
+    cams = 20 * torch.randn(2, 6, 8, 8, generator=gen)  # raw: unbounded
+    pairs = torch.tensor([[0, 1], [1, 4], [1, 5]])
+    fg, bg = loss.masked_images(images, cams, pairs)
+    for x in (fg, bg):
+        assert x.min() >= 0 and x.max() <= 1
+    up = torch.nn.functional.interpolate(cams, size=(32, 32),
+                                         mode='bilinear', align_corners=True)
+    for (i, k), f in zip(pairs.tolist(), fg):
+        released = up[i, k] >= 0.5 * up[i].amax()
+        assert torch.equal(f.sum(0) > 0, released & (images[i].sum(0) > 0)
+                           & (up[i, k] > 0))

@@ -5,8 +5,10 @@
 # - the encoder takes RGB in [0, 1] and normalises it with the model card's
 #   statistics, in the image bank (input_space='rgb01', no whole-tensor
 #   stretch) and in the ImgMatch loss (image_space='rgb01');
-# - FG / BG images are M * X and (1 - M) * X (paper eq. 5): the released
-#   per-channel stretch before the mask would move them out of that space;
+# - FG / BG images are M * X and (1 - M) * X (paper eq. 5) with M the
+#   subclass map after ReLU / image maximum, in [0, 1] (cam_scaling
+#   'relu_max'; the binary mask is the released one): the released raw maps
+#   and per-channel stretch would move them out of that space;
 # - the prototype size follows the encoder (head.prototype_dim=None).
 # Any other model is one line: image_encoder.arch (and its checkpoint), e.g.
 #   --cfg-options model.image_encoder.arch=uni2-h \
@@ -21,5 +23,7 @@ model = dict(
         type='FoundationModelEncoder',
         arch='uni',
         checkpoint='pretrained/uni/pytorch_model.bin'),
-    match_loss=dict(image_space='rgb01', minmax_before_mask=False))
+    match_loss=dict(
+        image_space='rgb01', minmax_before_mask=False,
+        cam_scaling='relu_max'))
 image_bank_hook = dict(input_space='rgb01', stretch=False)
