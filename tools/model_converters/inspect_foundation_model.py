@@ -49,8 +49,17 @@ def expected_shapes(spec: dict) -> dict:
     return {k: v.shape for k, v in model.state_dict().items()}
 
 
+# config.json keys that change the architecture or the arithmetic (not
+# initialisation-only ones such as layerscale_value; image_size shows in the
+# position embeddings' shape)
+ARCH_KEYS = ('hidden_size', 'num_hidden_layers', 'num_attention_heads',
+             'intermediate_size', 'mlp_ratio', 'patch_size', 'qkv_bias',
+             'layer_norm_eps', 'use_swiglu_ffn')
+
+
 def config_differences(spec: dict, folder: str) -> list:
-    """Values of a Hugging Face ``config.json`` that differ from the card."""
+    """Architecture values of a Hugging Face ``config.json`` that differ
+    from the card's."""
     path = osp.join(folder, 'config.json')
     if spec['library'] != 'transformers' or not osp.isfile(path):
         return []
@@ -59,7 +68,7 @@ def config_differences(spec: dict, folder: str) -> list:
     return [
         f'{k}: config.json {config[k]!r} vs {v!r}'
         for k, v in spec['hf_config'].items()
-        if k in config and config[k] != v
+        if k in ARCH_KEYS and k in config and config[k] != v
     ]
 
 
@@ -95,9 +104,13 @@ def main():
     args = parse_args()
     file = find_weight_file(args.path)
     try:
-        state = read_state_dict(file, mmap=True)
-    except ValueError:  # legacy (non-zip) torch files cannot be mapped
-        state = read_state_dict(file)
+        try:
+            state = read_state_dict(file, mmap=True)
+        except ValueError:  # legacy (non-zip) torch files cannot be mapped
+            state = read_state_dict(file)
+    except ValueError as e:  # unsafe, corrupt or not a state dict
+        print(e)
+        return 1
     print(f'{file}: {len(state)} tensors, '
           f'{sum(v.numel() for v in state.values()) / 1e6:.1f} M values')
     matches, reports = [], {}

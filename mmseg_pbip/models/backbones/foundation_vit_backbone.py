@@ -19,9 +19,9 @@ class FoundationViTBackbone(BaseModule):
 
     timm models (UNI, UNI2-h, Virchow2, H-optimus, and CONCH's timm trunk)
     use timm's own ``forward_intermediates`` (prefix tokens removed, NCHW)
-    and ``prune_intermediate_layers`` (blocks after the last taken one are
-    dropped); Phikon / Phikon-v2 use transformers' hidden states, reshaped
-    the same way. All outputs have stride = patch size, e.g. four
+    and ``prune_intermediate_layers``; Phikon / Phikon-v2 use transformers'
+    hidden states, reshaped the same way. Blocks after the deepest taken one
+    are dropped. All outputs have stride = patch size, e.g. four
     ``[B, 1024, 14, 14]`` maps for UNI at 224 px.
 
     The ViT is frozen except for its last ``trainable_blocks`` blocks (and
@@ -109,6 +109,8 @@ class FoundationViTBackbone(BaseModule):
             vit.prune_intermediate_layers(
                 self.out_indices, prune_norm=not norm_outputs,
                 prune_head=True)
+        else:  # the layers after the deepest taken one are never used
+            vit.encoder.layer = vit.encoder.layer[:used]
         self.vit = vit
         self.embed_dims = self._width(vit)
         self.weights_source = checkpoint if load else 'random'
@@ -129,7 +131,7 @@ class FoundationViTBackbone(BaseModule):
     def _blocks(self) -> nn.ModuleList:
         if self.library == 'timm':
             return self.vit.blocks
-        return self.vit.encoder.layer[:max(self.out_indices) + 1]
+        return self.vit.encoder.layer
 
     def _trainable_modules(self) -> List[nn.Module]:
         """The modules that are fine-tuned."""

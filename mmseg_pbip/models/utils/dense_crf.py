@@ -52,7 +52,7 @@ class DenseCRF:
                  bilateral_srgb: float = 13.,
                  bilateral_compat: float = 10.,
                  clip: float = 1e-5) -> None:
-        self.densecrf, self.crf_utils = import_densecrf()
+        import_densecrf()  # fail now, with the install hint, if missing
         if iterations < 1:
             raise ValueError(f'iterations must be >= 1, got {iterations}')
         self.iterations = int(iterations)
@@ -97,10 +97,10 @@ class DenseCRF:
             classes = np.arange(num_classes)
         if len(classes) == 1:
             return np.full((height, width), classes[0], dtype=np.int64)
+        densecrf, crf_utils = import_densecrf()
         probs = self.cam_probabilities(cams[classes])
-        crf = self.densecrf.DenseCRF2D(width, height, len(classes))
-        crf.setUnaryEnergy(
-            self.crf_utils.unary_from_softmax(probs, clip=self.clip))
+        crf = densecrf.DenseCRF2D(width, height, len(classes))
+        crf.setUnaryEnergy(crf_utils.unary_from_softmax(probs, clip=self.clip))
         crf.addPairwiseGaussian(
             sxy=self.gaussian_sxy, compat=self.gaussian_compat)
         crf.addPairwiseBilateral(
