@@ -89,6 +89,7 @@ def loss_and_grads(model, inputs, samples):
     dict(encoder_checkpoint=True, encoder_chunk=3),
     dict(encoder_chunk=5),
     dict(encoder_compile=True),
+    dict(encoder_compile=True, encoder_checkpoint=True, encoder_chunk=3),
 ])
 def test_checkpointed_encoder_pass_has_the_same_maths(demo_root, options):
     """The memory-saving FG/BG encoder path gives the plain path's losses and
@@ -113,6 +114,8 @@ def test_checkpointed_encoder_pass_has_the_same_maths(demo_root, options):
     torch.manual_seed(2)
     losses_b, grads_b = loss_and_grads(fast, inputs, samples)
     assert losses_a['loss_fg'] != 0  # pairs were selected
+    if options.get('encoder_compile'):  # compiled, not the eager fallback
+        assert fast.match_loss._compiled['run'] is not fast.image_encoder
     for key in losses_a:
         assert torch.allclose(losses_a[key], losses_b[key], atol=1e-5), key
     assert grads_a.keys() == grads_b.keys() and grads_a
@@ -145,14 +148,16 @@ def test_benchmark_phase_table(demo_root, tmp_path):
     _, log = run([tool, PBIP_DEMO, '--iters', '2', '--warmup', '1',
                   '--profile', str(tmp_path / 'prof')] + cfg_options(opts))
     total = float(re.search(r'\(([\d.]+) s/iter\)', log).group(1))
-    rows = dict(re.findall(r'^(\S[^\n]*?)\s+([\d.]+)\s+[\d.]+%$', log, re.M))
+    rows = dict(
+        re.findall(r'^(\S[^\n]*?)\s+(-?[\d.]+)\s+-?[\d.]+%$', log, re.M))
     for phase in ('data wait', 'preprocessing', 'backbone forward',
                   'head forward', 'FG/BG image construction',
                   'encoder forward (FG/BG)', 'backward', 'optimiser',
                   'hooks', 'losses (rest of forward)'):
         assert phase in rows, (phase, log[-3000:])
-    # the phases add up to the iteration (each printed to 1 ms)
-    assert abs(sum(map(float, rows.values())) - total) < 0.002 * len(rows)
+    # no phase counted twice: what is left over ('other') is not negative
+    assert all(float(v) >= 0 for v in rows.values()), rows
+    assert float(rows['other']) < 0.5 * total
     assert float(rows['backward']) > 0
     assert re.search(r'FG/BG pairs: [\d.]+ per iteration', log)
     assert re.search(r'page faults per iteration: \d+ minor', log)
@@ -162,4 +167,7 @@ def test_benchmark_phase_table(demo_root, tmp_path):
         _, log = run([tool, PBIP_DEMO, '--mode', mode, '--iters', '1',
                       '--warmup', '0'] + cfg_options(opts))
         assert re.search(r'throughput: [\d.]+ images/s', log), log[-2000:]
-        assert 'inference' in log
+        rows = dict(re.findall(r'^(\S[^\n]*?)\s+(-?[\d.]+)\s+-?[\d.]+%$',
+                               log, re.M))
+        assert 'inference' in rows and 'backbone forward' not in rows
+        assert all(float(v) >= 0 for v in rows.values()), rows

@@ -180,11 +180,13 @@ def train_iteration(runner, model, data, timer, index) -> None:
     with timer.phase('hooks'):
         runner.call_hook('before_train_iter', batch_idx=index,
                          data_batch=data)
-    with timer.phase('preprocessing'):
-        data = model.data_preprocessor(data, True)
-    with timer.phase('forward (all)'):
-        losses = model._run_forward(data, mode='loss')
-        parsed, log_vars = model.parse_losses(losses)
+    # as BaseModel.train_step: autocast etc. of the optimiser wrapper
+    with optim.optim_context(model):
+        with timer.phase('preprocessing'):
+            data = model.data_preprocessor(data, True)
+        with timer.phase('forward (all)'):
+            losses = model._run_forward(data, mode='loss')
+            parsed, log_vars = model.parse_losses(losses)
     with timer.phase('backward'):
         optim.backward(parsed)
     with timer.phase('optimiser'):
@@ -193,6 +195,7 @@ def train_iteration(runner, model, data, timer, index) -> None:
     with timer.phase('hooks'):
         runner.call_hook('after_train_iter', batch_idx=index,
                          data_batch=data, outputs=log_vars)
+    runner.train_loop._iter += 1  # as IterBasedTrainLoop.run_iter
 
 
 def main():
@@ -203,7 +206,8 @@ def main():
     cuda = next(model.parameters()).is_cuda
     timer = PhaseTimer(cuda)
     counts = defaultdict(int)
-    instrument(model, timer, counts)
+    if args.mode == 'train':  # inference is one phase
+        instrument(model, timer, counts)
     source = batches(runner, args.mode)
     batch_size = None
     tta = bool(runner.cfg.get('pseudo_label_tta', False)) \

@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
-from torch.utils.checkpoint import checkpoint
+from torch.utils.checkpoint import checkpoint, set_checkpoint_early_stop
 
 Tensor = torch.Tensor
 
@@ -99,7 +99,8 @@ class ImgMatchLoss(nn.Module):
             same maths up to float rounding; a few minutes of compilation
             once, then each pass faster. If compilation fails (e.g. no C++
             compiler for the CPU backend) the pass falls back to eager mode
-            with a warning. Defaults to False.
+            with a warning (a failure while compiling the backward pass
+            is not caught). Defaults to False.
     """
 
     def __init__(self,
@@ -196,11 +197,14 @@ class ImgMatchLoss(nn.Module):
         if not self.encoder_checkpoint and self.encoder_chunk is None:
             return run(images)
         feats = []
-        for chunk in images.split(self.encoder_chunk or images.shape[0]):
-            if self.encoder_checkpoint and torch.is_grad_enabled():
-                feats.append(checkpoint(run, chunk, use_reentrant=False))
-            else:
-                feats.append(run(chunk))
+        # full recomputation (no early stop, whose control-flow exception
+        # would otherwise pass through the compiled callable)
+        with set_checkpoint_early_stop(False):
+            for chunk in images.split(self.encoder_chunk or images.shape[0]):
+                if self.encoder_checkpoint and torch.is_grad_enabled():
+                    feats.append(checkpoint(run, chunk, use_reentrant=False))
+                else:
+                    feats.append(run(chunk))
         return torch.cat(feats)
 
     def compiled(self, encoder: nn.Module):
@@ -213,23 +217,22 @@ class ImgMatchLoss(nn.Module):
         entry = self._compiled
 
         def run(images):
-            if entry['run'] is not None:
-                return entry['run'](images)
-            options = dict(dynamic=True)
-            if isinstance(self.encoder_compile, dict):
-                options.update(self.encoder_compile)
+            if entry['run'] is encoder:
+                return encoder(images)
             try:
-                compiled = torch.compile(encoder, **options)
-                out = compiled(images)
-                entry['run'] = compiled
-            except Exception as e:  # compiler missing, unknown backend, ...
+                if entry['run'] is None:
+                    options = dict(dynamic=True)
+                    if isinstance(self.encoder_compile, dict):
+                        options.update(self.encoder_compile)
+                    entry['run'] = torch.compile(encoder, **options)
+                return entry['run'](images)
+            except Exception as e:  # no compiler, unknown backend, recompile
                 print_log(
                     'ImgMatchLoss: torch.compile of the image encoder failed '
                     f'({type(e).__name__}: {str(e)[:200]}); running it '
-                    'eagerly', logger='current', level=30)
+                    'eagerly from now on', logger='current', level=30)
                 entry['run'] = encoder
-                out = encoder(images)
-            return out
+                return encoder(images)
 
         return run
 
