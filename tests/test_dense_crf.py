@@ -117,3 +117,12 @@ def test_missing_extra_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, 'pydensecrf.densecrf', None)
     with pytest.raises(ImportError, match=r'pip install pydensecrf2'):
         DenseCRF()
+
+
+def test_crf_model_can_be_copied():
+    """No module objects on the refiner: a segmentor with crf deep-copies
+    (EMA hooks, TTA wrappers, spawned workers)."""
+    import copy
+    crf = copy.deepcopy(DenseCRF(iterations=3))
+    image, cams, _, truth = noisy_two_region_case()
+    assert (crf(image, cams) == truth).mean() > 0.9

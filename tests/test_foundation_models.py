@@ -461,3 +461,16 @@ def test_uni_config_fg_bg_images_stay_in_the_encoder_input_space():
         released = up[i, k] >= 0.5 * up[i].amax()
         assert torch.equal(f.sum(0) > 0, released & (images[i].sum(0) > 0)
                            & (up[i, k] > 0))
+
+
+@pytest.mark.parametrize('arch', ['uni', 'phikon', 'phikon-v2'])
+def test_backbone_runs_only_the_blocks_it_needs(arch):
+    backbone = FoundationViTBackbone(
+        arch, allow_random_init=True, arch_overrides=TINY[arch],
+        out_indices=(0, 1))
+    blocks = backbone.vit.blocks if backbone.library == 'timm' \
+        else backbone.vit.encoder.layer
+    assert len(blocks) == 2
+    p = PATCH[arch]
+    maps = backbone(torch.rand(1, 3, 2 * p, 2 * p))
+    assert [tuple(m.shape[-2:]) for m in maps] == [(2, 2), (2, 2)]
