@@ -107,6 +107,7 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
                      work2, '--names', 'stage two', '--out',
                      str(tmp_path / 'summary.json')])
     assert '| stage two | 1 |' in report
+    assert '± n/a' in report and '± 0.00' not in report  # one seed
     for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
         assert f'{key} (%)' in report
     assert osp.isfile(str(tmp_path / 'summary.md'))

@@ -49,13 +49,14 @@ def latest_test_metrics(work_dir: str) -> dict:
 
 
 def summarise(name: str, runs: list) -> dict:
-    """Mean and sample std (n - 1) of every metric over ``runs``."""
+    """Mean and sample std (n - 1) of every metric over ``runs`` (std None
+    for one run: it has no spread to estimate)."""
     summary = dict(name=name, n=len(runs))
     for key in METRICS:
         values = np.asarray([r[key] for r in runs], dtype=np.float64)
         summary[key] = dict(
             mean=float(values.mean()),
-            std=float(values.std(ddof=1)) if len(values) > 1 else 0.0)
+            std=float(values.std(ddof=1)) if len(values) > 1 else None)
     return summary
 
 
@@ -65,10 +66,14 @@ def markdown(summaries: list) -> str:
         '| run | seeds | ' + ' | '.join(f'{k} (%)' for k in METRICS) + ' |',
         '|---|---|' + '---|' * len(METRICS)
     ]
+
+    def cell(stat):
+        spread = 'n/a' if stat['std'] is None else f"{stat['std']:.2f}"
+        return f"{stat['mean']:.2f} ± {spread}"
+
     for s in summaries:
-        lines.append(f"| {s['name']} | {s['n']} | " + ' | '.join(
-            f"{s[k]['mean']:.2f} ± {s[k]['std']:.2f}" for k in METRICS) +
-                     ' |')
+        lines.append(f"| {s['name']} | {s['n']} | " +
+                     ' | '.join(cell(s[k]) for k in METRICS) + ' |')
     return '\n'.join(lines)
 
 
