@@ -6,9 +6,14 @@ module through ``custom_imports`` (tests/ on PYTHONPATH).
   process is SIGKILLed, as a crash in the middle of ``torch.save`` would.
 - ``PoisonWeightsHook``: fills the model's first trainable weight with NaN
   before iteration ``at_iter`` (1-based), so that iteration's loss is NaN.
+- ``PauseHook``: before iteration ``at_iter`` (1-based) writes
+  ``<work_dir>/paused`` and waits to be killed, so a test kills the run at
+  a known point between checkpoints.
 """
 import os
+import os.path as osp
 import signal
+import time
 
 import torch
 from mmengine.fileio import LocalBackend
@@ -48,3 +53,19 @@ class PoisonWeightsHook(Hook):
         param = next(p for p in model.parameters() if p.requires_grad)
         with torch.no_grad():
             param.fill_(float('nan'))
+
+
+@HOOKS.register_module()
+class PauseHook(Hook):
+    """Stop before iteration ``at_iter`` until the process is killed."""
+
+    def __init__(self, at_iter: int, seconds: float = 600.) -> None:
+        self.at_iter = at_iter
+        self.seconds = seconds
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 != self.at_iter:
+            return
+        with open(osp.join(runner.work_dir, 'paused'), 'w') as f:
+            f.write(str(runner.iter))
+        time.sleep(self.seconds)

@@ -4,14 +4,12 @@ Real training subprocesses (tools/train.py) on the tiny PBIP demo config.
 """
 import os
 import os.path as osp
-import random
 import re
 import signal
 import subprocess
 import sys
 import time
 
-import pytest
 import torch
 from conftest import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
 from mmengine.config import Config
@@ -22,15 +20,18 @@ TESTS = osp.dirname(osp.abspath(__file__))
 
 
 def train_args(demo_root, work_dir, max_iters, interval=2, keep=1,
-               nan_at=None):
+               nan_at=None, pause_at=None):
     """tools/train.py on a user config inheriting the PBIP demo config and
     importing the fault injection (custom_imports are read from files);
-    ``nan_at``: iteration whose loss is made NaN."""
+    ``nan_at``: iteration whose loss is made NaN; ``pause_at``: iteration
+    before which the run waits to be killed."""
     os.makedirs(work_dir, exist_ok=True)
     config = osp.join(osp.dirname(work_dir), 'faulty_pbip.py')
     hooks = [dict(h) for h in Config.fromfile(PBIP_DEMO).custom_hooks]
     if nan_at:
         hooks.append(dict(type='PoisonWeightsHook', at_iter=nan_at))
+    if pause_at:
+        hooks.append(dict(type='PauseHook', at_iter=pause_at))
     with open(config, 'w') as f:
         f.write(f'_base_ = [{PBIP_DEMO!r}]\n'
                 "custom_imports = dict(imports=['mmseg_pbip', "
@@ -83,29 +84,27 @@ def test_killed_while_writing_a_checkpoint(demo_root, tmp_path):
 
 
 def test_sigkill_mid_run_then_resume(demo_root, tmp_path):
-    """SIGKILL at a random moment after the first checkpoint; --resume ends
-    with all iterations and a valid final checkpoint."""
+    """SIGKILL in the middle of a run (before iteration 5, after iter_4.pth,
+    at a point the run signals, so the test never races the run);
+    --resume ends with all iterations and a valid final checkpoint."""
     work_dir = str(tmp_path / 'work')
-    args = train_args(demo_root, work_dir, 10, keep=2)
+    args = train_args(demo_root, work_dir, 10, keep=2, pause_at=5)
     proc = subprocess.Popen([sys.executable] + args, cwd=REPO,
                             env=dict(os.environ, **env()),
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
-    while not osp.exists(osp.join(work_dir, 'last_checkpoint')):
-        assert proc.poll() is None, 'training ended before a checkpoint'
+    while not osp.exists(osp.join(work_dir, 'paused')):
+        assert proc.poll() is None, 'training ended before the pause'
         assert time.time() < deadline
         time.sleep(0.05)
-    time.sleep(random.Random(os.getpid()).uniform(0, 1.5))
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    if proc.returncode == 0:
-        pytest.skip('the run finished before the kill')
-    killed_at = safe_load(last_checkpoint(work_dir))['meta']['iter']
-    assert killed_at in (2, 4, 6, 8, 10)  # 10: killed while finishing
+    assert proc.wait() == -signal.SIGKILL
+    assert safe_load(last_checkpoint(work_dir))['meta']['iter'] == 4
 
-    _, out = run(args + ['--resume'], env=env())
-    assert f'resumed epoch: 0, iter: {killed_at}' in out
+    _, out = run(train_args(demo_root, work_dir, 10, keep=2) + ['--resume'],
+                 env=env())
+    assert 'resumed epoch: 0, iter: 4' in out
     assert_valid_checkpoint(osp.join(work_dir, 'iter_10.pth'), 10)
     assert last_checkpoint(work_dir) == osp.join(work_dir, 'iter_10.pth')
 
