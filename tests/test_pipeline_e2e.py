@@ -132,6 +132,21 @@ def test_overlay_panels(tmp_path):
     assert tuple(out[0, 9]) == (100, 100, 100)  # no activation
     assert tuple(out[0, 12]) == (177, 50, 50)  # TUM red blended
     assert tuple(out[0, 17]) == (177, 177, 177)  # background white blended
+    # with the class names: a legend under the panels, of the mask's labels
+    names = ['TUM', 'STR', 'LYM', 'NEC', 'BACK']
+    wide = np.full((40, 120, 3), 100, np.uint8)
+    Image.fromarray(wide).save(img)
+    mask = np.zeros((40, 120), np.int64)
+    mask[:, 60:] = 4
+    save_overlay(str(tmp_path / 'o'), img, mask, palette, None,
+                 classes=names)
+    out = np.asarray(Image.open(str(tmp_path / 'o' / 'a_overlay.png')))
+    assert out.shape[0] > 40 and out.shape[1] == 240
+    assert (out[:40, :120] == 100).all()  # the panels are unchanged
+    legend = out[40:].reshape(-1, 3)
+    colours = {tuple(c) for c in legend.tolist()}
+    assert (255, 0, 0) in colours  # TUM's box
+    assert (0, 255, 0) not in colours and (153, 0, 255) not in colours
 
 
 @pytest.mark.slow

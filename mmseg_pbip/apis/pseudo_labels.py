@@ -122,7 +122,7 @@ def generate_pseudo_labels(model: torch.nn.Module,
                     cams = sample.seg_logits.data.cpu().numpy() \
                         if 'seg_logits' in sample else None
                     save_overlay(overlay_dir, sample.img_path, mask, palette,
-                                 cams)
+                                 cams, classes=dataset.metainfo.get('classes'))
                 written += 1
             if on_batch is not None:
                 on_batch(written)
@@ -141,10 +141,36 @@ def generate_pseudo_labels(model: torch.nn.Module,
                 skipped=len(dataset) - len(todo))
 
 
+LEGEND_BACKGROUND = (40, 40, 40)
+
+
+def legend_strip(width: int, names, colours) -> np.ndarray:
+    """``[h, width, 3]`` uint8: a colour box and the name of every label,
+    in rows that wrap at ``width``."""
+    from PIL import ImageDraw, ImageFont
+    font = ImageFont.load_default()
+    box, gap, line = 10, 6, 14
+    entries = []  # (x, y, colour, name)
+    x, y = gap, 2
+    for name, colour in zip(names, colours):
+        size = box + 4 + int(font.getlength(name)) + gap
+        if x > gap and x + size > width:
+            x, y = gap, y + line
+        entries.append((x, y, colour, name))
+        x += size
+    strip = Image.new('RGB', (width, y + line + 2), LEGEND_BACKGROUND)
+    draw = ImageDraw.Draw(strip)
+    for x, y, colour, name in entries:
+        draw.rectangle([x, y + 1, x + box - 1, y + box], fill=tuple(colour))
+        draw.text((x + box + 4, y), name, fill=(255, 255, 255), font=font)
+    return np.asarray(strip)
+
+
 def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
                  palette, cams: Optional[np.ndarray] = None,
-                 alpha: float = 0.5) -> None:
-    """Image | CAM heat map | pseudo mask blended on the image.
+                 alpha: float = 0.5, classes=None) -> None:
+    """Image | CAM heat map | pseudo mask blended on the image, and under
+    them a legend of the labels in the mask (when ``classes`` is given).
 
     Args:
         overlay_dir (str): Output folder (``<stem>_overlay.png``).
@@ -154,6 +180,8 @@ def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
         cams (np.ndarray, optional): ``[N, H, W]`` fused CAMs in [0, 1]; the
             heat map shows their maximum over classes.
         alpha (float): Opacity of the colours.
+        classes (Sequence[str], optional): Name of every label (the
+            dataset's ``classes``): adds the legend.
     """
     os.makedirs(overlay_dir, exist_ok=True)
     img = np.asarray(Image.open(img_path).convert('RGB'), dtype=np.float32)
@@ -165,6 +193,14 @@ def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
             [np.ones_like(heat), heat, np.zeros_like(heat)], -1) * 255
         panels.append((1 - alpha * heat) * img + alpha * heat * red_to_yellow)
     panels.append((1 - alpha) * img + alpha * colours)
-    Image.fromarray(np.concatenate(panels, axis=1).astype(np.uint8)).save(
+    picture = np.concatenate(panels, axis=1).astype(np.uint8)
+    if classes is not None:
+        present = [int(v) for v in np.unique(mask)]
+        picture = np.concatenate([
+            picture,
+            legend_strip(picture.shape[1], [classes[v] for v in present],
+                         [palette[v] for v in present])
+        ], axis=0)
+    Image.fromarray(picture).save(
         osp.join(overlay_dir,
                  osp.splitext(osp.basename(img_path))[0] + '_overlay.png'))
