@@ -16,8 +16,10 @@ local files (``load_from``, ``--resume``, ``init_cfg=Pretrained``,
 ``weights_only=True`` explicitly: MMEngine calls ``torch.load`` without it,
 which ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` would turn into full unpickling.
 """
+import glob
 import os.path as osp
 import pickle
+from typing import Dict
 
 import numpy as np
 import torch
@@ -142,3 +144,54 @@ def register_safe_checkpoint_loader() -> None:
     from mmengine.runner import CheckpointLoader
     CheckpointLoader.register_scheme(prefixes='', force=True)(
         load_local_checkpoint)
+
+
+def find_weight_file(path: str) -> str:
+    """The weight file at ``path`` (a file, or a folder holding one).
+
+    Raises:
+        FileNotFoundError: naming the folder and the names looked for.
+    """
+    if osp.isfile(path):
+        return path
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'{path}: no such file or folder')
+    for name in ('model.safetensors', 'pytorch_model.bin'):
+        if osp.isfile(osp.join(path, name)):
+            return osp.join(path, name)
+    found = sorted(glob.glob(osp.join(path, '*.pth')) +
+                   glob.glob(osp.join(path, '*.safetensors')))
+    if len(found) == 1:
+        return found[0]
+    raise FileNotFoundError(
+        f'{path}: expected model.safetensors, pytorch_model.bin or one '
+        f'*.pth / *.safetensors file, found {found or "none"}')
+
+
+def read_state_dict(path: str,
+                    mmap: bool = False,
+                    what: str = 'weights') -> Dict[str, torch.Tensor]:
+    """Tensors of a local weight file, loaded safely.
+
+    ``.safetensors`` through safetensors; anything else through
+    ``torch.load(weights_only=True)``. A ``state_dict`` / ``model`` wrapper
+    (training checkpoints) is unwrapped. ``mmap`` maps a torch file
+    instead of reading it (inspection of multi-GB files); ``what`` names
+    the file in errors.
+
+    Raises:
+        ValueError: naming the file, when it holds no tensor dict.
+    """
+    path = find_weight_file(path)
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        state = load_file(path)
+    else:
+        state = safe_load(path, what=what, mmap=mmap)
+    for key in ('state_dict', 'model'):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(
+            isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f'{path}: not a state dict of tensors')
+    return state

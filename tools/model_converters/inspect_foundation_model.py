@@ -28,9 +28,8 @@ import torch
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.models.utils.foundation_models import (
     FOUNDATION_MODELS, build_foundation_model, compare_state_dicts,
-    find_weight_file, format_mismatch, foundation_spec, normalise_keys,
-    read_state_dict)
-from mmseg_pbip.utils import atomic_path
+    format_mismatch, foundation_spec, normalise_keys)
+from mmseg_pbip.utils import atomic_path, find_weight_file, read_state_dict
 
 
 def parse_args():

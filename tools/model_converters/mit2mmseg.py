@@ -9,29 +9,20 @@ checkpoint=DST)`` on ``MixVisionTransformer``. Written to a temporary name,
 then renamed. Source files are read with safe loading only.
 """
 import argparse
-import os.path as osp
 import sys
 
 import torch
 
-from mmseg_pbip.utils import atomic_path, safe_load
+from mmseg_pbip.utils import atomic_path, read_state_dict
 from mmseg_pbip.utils.mit_converters import convert_hf_mit, convert_nvlabs_mit
 
 
 def read_source(src):
-    if osp.isdir(src):
-        for name in ('model.safetensors', 'pytorch_model.bin'):
-            if osp.isfile(osp.join(src, name)):
-                return read_source(osp.join(src, name))
-        sys.exit(f'{src}: no model.safetensors or pytorch_model.bin inside')
-    if src.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(src)
-    ckpt = safe_load(src, what='MiT checkpoint')
-    for key in ('state_dict', 'model'):
-        if isinstance(ckpt, dict) and key in ckpt:
-            return ckpt[key]
-    return ckpt
+    """The tensors of SRC (a file, or a Hugging Face folder), read safely."""
+    try:
+        return read_state_dict(src, what='MiT checkpoint')
+    except (FileNotFoundError, ValueError) as e:
+        sys.exit(str(e))
 
 
 def main():

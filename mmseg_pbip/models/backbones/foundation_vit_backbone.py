@@ -10,7 +10,7 @@ from mmseg.registry import MODELS
 from ..encoders.frozen_image_encoder import check_weights, fixed_random_init
 from ..utils.foundation_models import (build_foundation_model,
                                        foundation_spec,
-                                       load_foundation_weights)
+                                       load_foundation_weights, run_hf_vit)
 
 
 @MODELS.register_module()
@@ -179,9 +179,7 @@ class FoundationViTBackbone(BaseModule):
             return self.vit.forward_intermediates(
                 x, indices=self.out_indices, norm=self.norm_outputs,
                 output_fmt='NCHW', intermediates_only=True)
-        extra = dict(interpolate_pos_encoding=True) \
-            if self.vit.config.model_type == 'vit' else {}
-        out = self.vit(pixel_values=x, output_hidden_states=True, **extra)
+        out = run_hf_vit(self.vit, x, output_hidden_states=True)
         patch = self.vit.config.patch_size
         h, w = x.shape[-2] // patch, x.shape[-1] // patch
         maps = []

@@ -7,7 +7,7 @@ from mmseg.registry import MODELS
 
 from ..utils.foundation_models import (build_foundation_model,
                                        foundation_spec,
-                                       load_foundation_weights)
+                                       load_foundation_weights, run_hf_vit)
 from .frozen_image_encoder import (FrozenImageEncoder, check_weights,
                                    fixed_random_init)
 
@@ -122,11 +122,7 @@ class FoundationModelEncoder(FrozenImageEncoder):
                 pooled = pooled @ self.model.proj_contrast
             return pooled
         if self.library == 'transformers':
-            # ViTModel needs the flag for other sizes than its config's
-            # (the same embeddings at that size); DINOv2 always interpolates
-            extra = dict(interpolate_pos_encoding=True) \
-                if self.model.config.model_type == 'vit' else {}
-            tokens = self.model(pixel_values=pixels, **extra).last_hidden_state
+            tokens = run_hf_vit(self.model, pixels).last_hidden_state
         else:
             tokens = self.model.forward_features(pixels)
         cls = tokens[:, 0]

@@ -14,7 +14,6 @@ transformers models). Nothing is fetched from the hub. ``.bin`` / ``.pth``
 files load with ``torch.load(weights_only=True)``.
 """
 import copy
-import glob
 import json
 import os.path as osp
 import warnings
@@ -23,7 +22,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from ...utils import safe_load
+from ...utils.safe_loading import read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -303,53 +302,14 @@ def build_foundation_model(spec: dict,
     raise ValueError(f"unknown library {library!r}")
 
 
-def find_weight_file(path: str) -> str:
-    """The weight file at ``path`` (a file, or a folder holding one).
-
-    Raises:
-        FileNotFoundError: naming the folder and the names looked for.
-    """
-    if osp.isfile(path):
-        return path
-    if not osp.isdir(path):
-        raise FileNotFoundError(f'{path}: no such file or folder')
-    for name in ('model.safetensors', 'pytorch_model.bin'):
-        if osp.isfile(osp.join(path, name)):
-            return osp.join(path, name)
-    found = sorted(glob.glob(osp.join(path, '*.pth')) +
-                   glob.glob(osp.join(path, '*.safetensors')))
-    if len(found) == 1:
-        return found[0]
-    raise FileNotFoundError(
-        f'{path}: expected model.safetensors, pytorch_model.bin or one '
-        f'*.pth / *.safetensors file, found {found or "none"}')
-
-
-def read_state_dict(path: str,
-                    mmap: bool = False) -> Dict[str, torch.Tensor]:
-    """Tensors of a local weight file, loaded safely.
-
-    ``.safetensors`` through safetensors; anything else through
-    ``torch.load(weights_only=True)``. A ``state_dict`` / ``model`` wrapper
-    (training checkpoints) is unwrapped. ``mmap`` maps a torch file
-    instead of reading it (inspection of multi-GB files).
-
-    Raises:
-        ValueError: naming the file, when it holds no tensor dict.
-    """
-    path = find_weight_file(path)
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        state = load_file(path)
-    else:
-        state = safe_load(path, what='foundation model weights', mmap=mmap)
-    for key in ('state_dict', 'model'):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(
-            isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f'{path}: not a state dict of tensors')
-    return state
+def run_hf_vit(model: nn.Module, pixels: torch.Tensor, **kwargs):
+    """Forward of a transformers ``ViTModel`` / ``Dinov2Model`` at any
+    multiple of its patch size: ``ViTModel`` needs
+    ``interpolate_pos_encoding`` for sizes other than its config's (the same
+    embeddings at that size); DINOv2 always interpolates."""
+    if model.config.model_type == 'vit':
+        kwargs['interpolate_pos_encoding'] = True
+    return model(pixel_values=pixels, **kwargs)
 
 
 def strip_prefixes(state: Dict[str, torch.Tensor],
@@ -468,7 +428,8 @@ def load_foundation_weights(module: nn.Module, spec: dict, path: str,
         ValueError: naming the file and listing the missing, unexpected and
             shape-mismatched keys, when the file is not this architecture.
     """
-    state, ignored = normalise_keys(spec, read_state_dict(path), part)
+    state, ignored = normalise_keys(
+        spec, read_state_dict(path, what='foundation model weights'), part)
     expected = {k: v.shape for k, v in module.state_dict().items()}
     report = compare_state_dicts(expected, state)
     if any(report.values()):
