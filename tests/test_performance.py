@@ -84,18 +84,12 @@ def loss_and_grads(model, inputs, samples):
     return {k: v.detach() for k, v in losses.items()}, grads
 
 
-@pytest.mark.parametrize('options', [
-    dict(encoder_checkpoint=True),
-    dict(encoder_checkpoint=True, encoder_chunk=3),
-    dict(encoder_chunk=5),
-    dict(encoder_compile=True),
-    dict(encoder_compile=True, encoder_checkpoint=True, encoder_chunk=3),
-])
-def test_checkpointed_encoder_pass_has_the_same_maths(demo_root, options):
-    """The memory-saving FG/BG encoder path gives the plain path's losses and
-    gradients (to 1e-5) on the same weights and batch."""
-    plain = tiny_pbip(demo_root)
-    fast = tiny_pbip(demo_root, **options)
+def both_paths(demo_root, options, base=None):
+    """Losses and gradients of a PBIP model with ``base`` match-loss options
+    and of a copy of it with ``options`` on top, same weights and batch."""
+    base = base or {}
+    plain = tiny_pbip(demo_root, **base)
+    fast = tiny_pbip(demo_root, **{**base, **options})
     fast.load_state_dict(copy.deepcopy(plain.state_dict()))
     k = [2, 2, 2, 2]
     protos = torch.randn(sum(k), plain.head.prototype_dim,
@@ -114,14 +108,69 @@ def test_checkpointed_encoder_pass_has_the_same_maths(demo_root, options):
     torch.manual_seed(2)
     losses_b, grads_b = loss_and_grads(fast, inputs, samples)
     assert losses_a['loss_fg'] != 0  # pairs were selected
-    if options.get('encoder_compile'):  # compiled, not the eager fallback
-        assert fast.match_loss._compiled['run'] is not fast.image_encoder
+    assert grads_a.keys() == grads_b.keys() and grads_a
+    return fast, (losses_a, grads_a), (losses_b, grads_b)
+
+
+def assert_same(a, b):
+    (losses_a, grads_a), (losses_b, grads_b) = a, b
     for key in losses_a:
         assert torch.allclose(losses_a[key], losses_b[key], atol=1e-5), key
-    assert grads_a.keys() == grads_b.keys() and grads_a
     for name in grads_a:
         assert torch.allclose(grads_a[name], grads_b[name], atol=1e-5,
                               rtol=1e-4), name
+
+
+@pytest.mark.parametrize('options', [
+    dict(encoder_checkpoint=True),
+    dict(encoder_checkpoint=True, encoder_chunk=3),
+    dict(encoder_chunk=5),
+    dict(encoder_compile=True),
+    dict(encoder_compile=True, encoder_checkpoint=True, encoder_chunk=3),
+])
+def test_checkpointed_encoder_pass_has_the_same_maths(demo_root, options):
+    """The memory-saving FG/BG encoder path gives the plain path's losses and
+    gradients (to 1e-5) on the same weights and batch."""
+    fast, plain_out, fast_out = both_paths(demo_root, options)
+    if options.get('encoder_compile'):  # compiled, not the eager fallback
+        assert fast.match_loss._compiled['run'] is not fast.image_encoder
+    assert_same(plain_out, fast_out)
+
+
+def test_encoder_autocast_is_bf16_and_close(demo_root):
+    """``encoder_autocast='bfloat16'`` runs the encoder's layers in bf16 and
+    returns float32 features; losses and gradients change only by bf16
+    rounding (not the same maths: hence opt-in)."""
+    fast, (losses_a, grads_a), (losses_b, grads_b) = both_paths(
+        demo_root, dict(encoder_autocast='bfloat16'))
+    dtypes = []
+    linear = next(m for m in fast.image_encoder.modules()
+                  if isinstance(m, torch.nn.Linear))
+    handle = linear.register_forward_hook(
+        lambda m, i, o: dtypes.append(o.dtype))
+    feats = fast.match_loss.encode(fast.image_encoder,
+                                   torch.rand(2, 3, 64, 64))
+    handle.remove()
+    assert dtypes == [torch.bfloat16] and feats.dtype == torch.float32
+    changed = False
+    for key in losses_a:  # bf16 has 8 bits of mantissa: ~0.4 % per op
+        assert torch.allclose(losses_a[key], losses_b[key], rtol=0.05,
+                              atol=1e-3), key
+        changed |= not torch.equal(losses_a[key], losses_b[key])
+    assert changed  # it did run in another precision
+    for name in grads_a:
+        a, b = grads_a[name].flatten(), grads_b[name].flatten()
+        if a.norm() > 0:
+            assert torch.nn.functional.cosine_similarity(a, b, 0) > 0.98, name
+
+
+def test_encoder_autocast_survives_recomputation(demo_root):
+    """Checkpointing recomputes the encoder under the same autocast: the
+    checkpointed bf16 pass equals the plain bf16 pass."""
+    base = dict(encoder_autocast='bfloat16')
+    _, plain_out, fast_out = both_paths(
+        demo_root, dict(encoder_checkpoint=True, encoder_chunk=3), base)
+    assert_same(plain_out, fast_out)
 
 
 def test_compile_failure_falls_back_to_eager(demo_root):
@@ -140,6 +189,8 @@ def test_bad_chunk_refused():
     from mmseg_pbip.models.losses import ImgMatchLoss
     with pytest.raises(ValueError, match='encoder_chunk'):
         ImgMatchLoss(encoder_chunk=0)
+    with pytest.raises(ValueError, match='encoder_autocast'):
+        ImgMatchLoss(encoder_autocast='int8')
 
 
 def test_benchmark_phase_table(demo_root, tmp_path):

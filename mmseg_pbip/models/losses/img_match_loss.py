@@ -1,4 +1,5 @@
 """PBIP's ImgMatch foreground/background contrastive loss."""
+import contextlib
 from typing import Dict, Optional, Union
 
 import torch
@@ -101,6 +102,14 @@ class ImgMatchLoss(nn.Module):
             compiler for the CPU backend) the pass falls back to eager mode
             with a warning (a failure while compiling the backward pass
             is not caught). Defaults to False.
+        encoder_autocast (str, optional): Run the frozen encoder's FG/BG
+            pass (forward and backward) under ``torch.autocast`` in this
+            dtype: 'bfloat16' (CPUs with AVX-512 BF16 or AMX, and GPUs) or
+            'float16' (GPUs). The features come back as float32. This
+            CHANGES the numbers (half-precision rounding inside the
+            encoder, about 1 % relative on the image gradients); it is
+            neither the released computation on a CPU nor the paper's.
+            None (default): float32.
     """
 
     def __init__(self,
@@ -117,7 +126,8 @@ class ImgMatchLoss(nn.Module):
                  cam_reg_weight: float = 0.1 * 0.0005,
                  encoder_checkpoint: bool = False,
                  encoder_chunk: Optional[int] = None,
-                 encoder_compile: Union[bool, dict] = False) -> None:
+                 encoder_compile: Union[bool, dict] = False,
+                 encoder_autocast: Optional[str] = None) -> None:
         super().__init__()
         for name, value, allowed in (
             ('threshold_scope', threshold_scope, ('image', 'map')),
@@ -145,6 +155,11 @@ class ImgMatchLoss(nn.Module):
         self.encoder_checkpoint = encoder_checkpoint
         self.encoder_chunk = encoder_chunk
         self.encoder_compile = encoder_compile
+        if encoder_autocast not in (None, 'bfloat16', 'float16'):
+            raise ValueError('ImgMatchLoss: encoder_autocast must be None, '
+                             f"'bfloat16' or 'float16', got "
+                             f'{encoder_autocast!r}')
+        self.encoder_autocast = encoder_autocast
         # (encoder, compiled callable) outside the module tree, so that
         # state dicts and checkpoints stay those of the eager modules
         self._compiled = {}
@@ -192,20 +207,29 @@ class ImgMatchLoss(nn.Module):
     def encode(self, encoder: nn.Module, images: Tensor) -> Tensor:
         """``[n, 3, H, W] -> [n, d]`` through the frozen encoder, in
         ``encoder_chunk`` chunks, recomputed in the backward pass when
-        ``encoder_checkpoint``."""
+        ``encoder_checkpoint``, under ``encoder_autocast``."""
         run = self.compiled(encoder)
-        if not self.encoder_checkpoint and self.encoder_chunk is None:
-            return run(images)
-        feats = []
-        # full recomputation (no early stop, whose control-flow exception
-        # would otherwise pass through the compiled callable)
-        with set_checkpoint_early_stop(False):
-            for chunk in images.split(self.encoder_chunk or images.shape[0]):
-                if self.encoder_checkpoint and torch.is_grad_enabled():
-                    feats.append(checkpoint(run, chunk, use_reentrant=False))
-                else:
-                    feats.append(run(chunk))
-        return torch.cat(feats)
+        if self.encoder_autocast is None:
+            cast = contextlib.nullcontext()
+        else:
+            cast = torch.autocast(images.device.type,
+                                  dtype=getattr(torch, self.encoder_autocast))
+        with cast:
+            if not self.encoder_checkpoint and self.encoder_chunk is None:
+                return run(images).float()
+            feats = []
+            # full recomputation (no early stop, whose control-flow
+            # exception would otherwise pass through the compiled callable);
+            # checkpoint re-enters the autocast state in the recomputation
+            with set_checkpoint_early_stop(False):
+                for chunk in images.split(self.encoder_chunk
+                                          or images.shape[0]):
+                    if self.encoder_checkpoint and torch.is_grad_enabled():
+                        feats.append(
+                            checkpoint(run, chunk, use_reentrant=False))
+                    else:
+                        feats.append(run(chunk))
+        return torch.cat(feats).float()
 
     def compiled(self, encoder: nn.Module):
         """``encoder``, or its ``torch.compile`` when ``encoder_compile``
