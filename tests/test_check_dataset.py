@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import REPO, write_mask, write_rgb
+from utils import REPO, write_mask, write_rgb
 from mmengine.config import Config
 from PIL import Image
 
@@ -141,7 +141,7 @@ def test_cli_exit_status_and_json(bcss_wsss_root, tmp_path, capsys):
     assert not [f for f in os.listdir(tmp_path) if '.tmp' in f]
     # warnings alone: exit 0, or 1 with --strict
     shutil.rmtree(bcss_wsss_root)
-    from conftest import quadrant_mask, write_eval_split
+    from utils import quadrant_mask, write_eval_split
     write_rgb(osp.join(bcss_wsss_root, 'training', TRAIN))
     open(osp.join(bcss_wsss_root, 'training', 'x.txt'), 'w').close()
     for split in ('val', 'test'):

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 import torch
-from conftest import SEGFORMER_DEMO, tiny_segformer_options
+from utils import SEGFORMER_DEMO, tiny_segformer_options
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner

@@ -5,7 +5,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import quadrant_mask, write_mask, write_rgb
+from utils import quadrant_mask, write_mask, write_rgb
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.datasets import (BCSSDataset, BCSSWSSSDataset, GCSSDataset,

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import PBIP_DEMO, REPO, run, tiny_pbip_options
+from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.registry import MODELS

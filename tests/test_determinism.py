@@ -3,7 +3,7 @@ loss curve; another seed: another curve (so the comparison can fail)."""
 import os.path as osp
 
 import torch
-from conftest import PBIP_DEMO, tiny_pbip_options
+from utils import PBIP_DEMO, tiny_pbip_options
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner

@@ -9,7 +9,7 @@ import socket
 import sys
 
 import torch
-from conftest import (PBIP_DEMO, REPO, STAGE2_DEMO, cfg_options, run,
+from utils import (PBIP_DEMO, REPO, STAGE2_DEMO, cfg_options, run,
                       tiny_pbip_options, tiny_segformer_options,
                       tiny_stage2_options)
 

@@ -11,7 +11,7 @@ import sys
 import time
 
 import torch
-from conftest import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
+from utils import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
 from mmengine.config import Config
 
 from mmseg_pbip.utils import safe_load

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import torch
-from conftest import REPO
+from utils import REPO
 from mmseg.models.backbones import MixVisionTransformer
 
 from mmseg_pbip.utils import safe_load

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import REPO
+from utils import REPO
 from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample

@@ -3,39 +3,12 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import PBIP_DEMO, tiny_pbip_options
+from utils import PBIP_DEMO, batch, build_model, tiny_pbip_options
 from mmengine.config import Config
 from mmengine.runner import Runner
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from mmseg_pbip.image_bank import load_image_bank
 from mmseg_pbip.utils import safe_load
-
-
-def build_model(demo_root, tmp_path, **model_overrides):
-    cfg = Config.fromfile(PBIP_DEMO)
-    cfg.merge_from_dict(tiny_pbip_options(demo_root, str(tmp_path)))
-    cfg.model.update(model_overrides)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    k = (2, 1, 2, 1)
-    model.head.set_prototypes(torch.randn(sum(k), 512), k)
-    return model
-
-
-def batch(labels, size=64, white_corner=False):
-    imgs = torch.rand(len(labels), 3, size, size) * 120
-    if white_corner:
-        imgs[:, :, :8, :8] = 255.
-    samples = []
-    for label in labels:
-        s = SegDataSample(metainfo=dict(img_shape=(size, size),
-                                        ori_shape=(size, size)))
-        if label is not None:
-            s.gt_cls_label = torch.tensor(label, dtype=torch.float32)
-        samples.append(s)
-    return dict(inputs=list(imgs.to(torch.uint8)), data_samples=samples)
 
 
 def test_loss_path(demo_root, tmp_path):

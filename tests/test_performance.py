@@ -7,11 +7,11 @@ import sys
 
 import pytest
 import torch
-from conftest import PBIP_DEMO, REPO, run, tiny_pbip_options
+from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from test_tools import cfg_options
+from utils import cfg_options
 
 # loads only the allocator module (not the whole package): a fast process
 RSS_SCRIPT = r'''

@@ -6,13 +6,13 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import (PBIP_DEMO, STAGE2_DEMO, tiny_pbip_options,
+from utils import (PBIP_DEMO, STAGE2_DEMO, tiny_pbip_options,
                       tiny_stage2_options)
 from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 from mmseg.registry import DATASETS, MODELS
 from PIL import Image
-from test_tools import cfg_options, run
+from utils import cfg_options, run
 
 from mmseg_pbip.apis import generate_pseudo_labels
 from mmseg_pbip.image_bank import load_image_bank
@@ -153,7 +153,7 @@ def test_overlay_panels(tmp_path):
 def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
     """PSCL stage one -> pseudo labels -> Mask2Former on its Swin -> test,
     through the same tools as PBIP."""
-    from conftest import REPO, tiny_segformer_options
+    from utils import REPO, tiny_segformer_options
     pscl = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-t_demo.py')
     m2f = osp.join(REPO, 'configs', 'pscl',
                    'mask2former_swin-t_1xb8-150iters_demo-pseudo.py')

@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO, quadrant_mask
+from utils import REPO, quadrant_mask
 from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample

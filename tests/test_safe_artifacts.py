@@ -5,7 +5,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import (PBIP_DEMO, SEGFORMER_DEMO, cfg_options, run,
+from utils import (PBIP_DEMO, SEGFORMER_DEMO, cfg_options, run,
                       tiny_pbip_options, tiny_segformer_options)
 from mmengine.config import Config
 from mmengine.runner import Runner

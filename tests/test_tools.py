@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import (REPO, SEGFORMER_DEMO, cfg_options, run,
+from utils import (REPO, SEGFORMER_DEMO, cfg_options, run,
                       tiny_segformer_options)
 
 
@@ -122,7 +122,7 @@ def test_every_config_parses(config):
 
 def test_pbip_tools(demo_root, tmp_path):
     """build_image_bank, train, test and benchmark on the PBIP demo config."""
-    from conftest import PBIP_DEMO, tiny_pbip_options
+    from utils import PBIP_DEMO, tiny_pbip_options
     work_dir = str(tmp_path / 'work')
     opts = tiny_pbip_options(demo_root, work_dir)
     bank = str(tmp_path / 'bank_tool.pth')

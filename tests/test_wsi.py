@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 import torch
-from conftest import PBIP_DEMO, REPO, run, tiny_pbip_options
+from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 from wsi_helpers import (CLASSES, class_colours, slide_layout,
                          write_colour_model, write_slide)
 
