@@ -2,6 +2,7 @@
 import glob
 import os
 import os.path as osp
+import re
 
 import numpy as np
 import pytest
@@ -103,6 +104,14 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
     assert osp.isfile(ckpt2)
     _, log = run(['tools/test.py', STAGE2_DEMO, ckpt2, '--work-dir',
                   osp.join(work2, 'test')] + cfg_options(opts2))
+    # --tta on stage two: MMSeg's SegTTAModel path, with the config's own
+    # histology preprocessor (not the ImageNet one of MMSeg's base)
+    _, log_tta = run(['tools/test.py', STAGE2_DEMO, ckpt2, '--tta',
+                      '--work-dir', str(tmp_path / 'stage2_tta')] +
+                     cfg_options(opts2))
+    plain = float(re.search(r'mIoU: (\d+\.\d+)', log).group(1))
+    tta = float(re.search(r'mIoU: (\d+\.\d+)', log_tta).group(1))
+    assert abs(plain - tta) < 10, (plain, tta)
     _, report = run(['tools/analysis_tools/multi_seed_report.py', 'collect',
                      work2, '--names', 'stage two', '--out',
                      str(tmp_path / 'summary.json')])
@@ -166,6 +175,10 @@ def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
                           'model.tta_flips': [False]})
     run(['tools/train.py', pscl] + cfg_options(opts1))
     ckpt = osp.join(work1, 'iter_2.pth')
+    # --tta on a PSCL (CAM) model: the pipeline's flips, mean CAMs
+    _, log = run(['tools/test.py', pscl, ckpt, '--tta', '--work-dir',
+                  str(tmp_path / 's1_tta')] + cfg_options(opts1))
+    assert re.search(r'mIoU: \d+\.\d+', log)
     pseudo = str(tmp_path / 'pseudo')
     run(['tools/generate_pseudo_labels.py', pscl, ckpt, '--out-dir', pseudo]
         + cfg_options(opts1))
@@ -184,3 +197,8 @@ def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
                  cfg_options(opts2))
     for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
         assert f'{key}: ' in log
+    # --tta on Mask2Former: MMSeg's SegTTAModel
+    _, log = run(['tools/test.py', m2f, osp.join(work2, 'iter_2.pth'),
+                  '--tta', '--work-dir', osp.join(work2, 'test_tta')] +
+                 cfg_options(opts2))
+    assert re.search(r'mIoU: \d+\.\d+', log)

@@ -110,14 +110,65 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False,
     assert re.search(r'mIoU: \d+\.\d+', log)
 
 
+def offline_weights(node):
+    """Replace every weight file of a model config by random init, as a
+    test without the files must (``allow_random_init`` where the component
+    asks for it); returns how many were replaced."""
+    import inspect
+
+    from mmseg.registry import MODELS
+    replaced = 0
+    if isinstance(node, (list, tuple)):
+        return sum(offline_weights(v) for v in node)
+    if not isinstance(node, dict):
+        return 0
+    own = 0
+    for key in list(node):
+        value = node[key]
+        if key == 'init_cfg' and isinstance(value, dict) and \
+                value.get('type') == 'Pretrained':
+            node[key] = None
+            replaced += 1
+        elif key in ('checkpoint', 'pretrained', 'swin_pretrained') and \
+                isinstance(value, str):
+            node[key] = None
+            own += 1
+        else:
+            replaced += offline_weights(value)
+    if own and isinstance(node.get('type'), str):
+        cls = MODELS.get(node['type'])
+        if cls is not None and 'allow_random_init' in inspect.signature(
+                cls.__init__).parameters:
+            node['allow_random_init'] = True
+    return replaced + own
+
+
 @pytest.mark.parametrize('config', sorted(
     glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)))
-def test_every_config_parses(config):
+def test_every_config_parses_and_builds(config):
+    """Every config parses; every full config's model builds at its real
+    size (as MMSeg's config test does), weight files replaced by random
+    init, and its classes match the dataset's."""
     from mmengine.config import Config
+    from mmseg.models.segmentors import BaseSegmentor
+    from mmseg.registry import DATASETS, MODELS
     cfg = Config.fromfile(config)
-    if osp.sep + '_base_' + osp.sep not in config:
-        # full configs inherit the plugin import from default_runtime.py
-        assert 'mmseg_pbip' in cfg.custom_imports['imports']
+    if osp.sep + '_base_' + osp.sep in config:
+        return
+    # full configs inherit the plugin import from default_runtime.py
+    assert 'mmseg_pbip' in cfg.custom_imports['imports']
+    offline_weights(cfg.model)
+    model = MODELS.build(cfg.model)
+    assert isinstance(model, BaseSegmentor)
+    classes = DATASETS.get(cfg.test_dataloader.dataset.type).METAINFO[
+        'classes']
+    if hasattr(model, 'labels_from_cams'):  # CAM segmentors: tissue only
+        assert model.num_classes == len(classes) - 1
+    else:
+        assert model.decode_head.num_classes == len(classes)
+    # and MMSeg's --tta wrapper takes it
+    tta = MODELS.build(dict(cfg.tta_model, module=model))
+    assert tta.module is model
 
 
 def test_pbip_tools(demo_root, tmp_path):
@@ -146,6 +197,23 @@ def test_pbip_tools(demo_root, tmp_path):
     png = Image.open(osp.join(out, images[0]))
     assert png.mode == 'P' and png.size == (64, 64)
     assert set(np.unique(np.asarray(png)).tolist()) <= {0, 1, 2, 3}
+    # --tta: MMSeg's TestTimeAug + HistoTTAModel give the views the config's
+    # own test-time flips give, so the same scores and the same PNGs
+    out_tta = str(tmp_path / 'predictions_tta')
+    _, log_tta = run(['tools/test.py', PBIP_DEMO,
+                      osp.join(work_dir, 'iter_2.pth'), '--work-dir',
+                      str(tmp_path / 'test_tta'), '--tta', '--out', out_tta] +
+                     cfg_options(opts))
+
+    def scores(text):
+        line = re.search(r'mIoU: .*', text).group(0)
+        return [kv for kv in re.findall(r'([\w.]+): (\d+\.\d+)', line)
+                if 'time' not in kv[0]]
+
+    assert scores(log_tta) == scores(log)
+    for name in images:
+        assert np.array_equal(np.asarray(Image.open(osp.join(out, name))),
+                              np.asarray(Image.open(osp.join(out_tta, name))))
     _, log = run(['tools/analysis_tools/benchmark_train.py', PBIP_DEMO,
                   '--iters', '1', '--warmup', '0'] + cfg_options(opts))
     assert re.search(r'throughput: [\d.]+ images/s', log)

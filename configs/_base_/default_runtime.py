@@ -35,3 +35,6 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # draws only with tools/test.py --show-dir; then every image
     visualization=dict(type='SegVisualizationHook', interval=1))
+# `tools/test.py CONFIG CKPT --tta` (with the datasets' `tta_pipeline`):
+# MMSeg's SegTTAModel for stage two, mean CAMs for the CAM segmentors
+tta_model = dict(type='HistoTTAModel')

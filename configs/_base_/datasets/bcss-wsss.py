@@ -18,6 +18,23 @@ test_pipeline = [
     dict(type='LoadHistoAnnotations'),
     dict(type='PackHistoSegInputs'),
 ]
+# `tools/test.py CONFIG CKPT --tta`: MMSeg's TestTimeAug, the image as it is
+# and flipped left-right (the released PBIP views). Stage-one models merge
+# the views with HistoTTAModel (mean CAMs; their intensity factors stay inside
+# the segmentor), stage two as MMSeg's SegTTAModel (mean softmax).
+tta_pipeline = [
+    dict(type='LoadHistoImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadHistoAnnotations')],
+            [dict(type='PackHistoSegInputs')],
+        ])
+]
 train_dataloader = dict(
     batch_size=10,
     num_workers=2,

@@ -4,11 +4,11 @@ from typing import List, Optional
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import find_latest_checkpoint
 from mmseg.registry import HOOKS
 
 from ...datasets import config_metainfo
+from ..model_wrappers import unwrap_model
 
 
 def checkpoint_mismatches(model, checkpoint: dict,
@@ -76,8 +76,7 @@ class CheckpointCompatibilityHook(Hook):
         self.allow_mismatch = allow_mismatch
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = unwrap_model(runner.model)
         meta = config_metainfo(runner.cfg)
         problems = checkpoint_mismatches(
             model, checkpoint, list(meta['classes']) if meta else None)

@@ -6,7 +6,6 @@ import numpy as np
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmseg.registry import DATASETS, HOOKS
 from PIL import Image
@@ -14,6 +13,7 @@ from PIL import Image
 from ...datasets import cls_label_from_mask, config_metainfo
 from ...image_bank import (BankImageReader, build_image_bank,
                            load_image_bank, save_image_bank)
+from ..model_wrappers import unwrap_model
 
 
 def bank_from_config(cfg, encoder, input_space='rgb01', augment=False,
@@ -118,8 +118,7 @@ class ImageBankHook(Hook):
         self.check_encoder = check_encoder
 
     def before_run(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = unwrap_model(runner.model)
         if self.bank_file is None:
             self.bank_file = osp.join(runner.work_dir, 'image_bank.pth')
         # rank 0 decides: the others must not see a file it is writing

@@ -1,5 +1,8 @@
+from .histo_tta_model import HistoTTAModel
 from .pbip_segmentor import PBIPSegmentor
 from .pscl_segmentor import PSCLSegmentor
 from .wsss_cam_segmentor import WSSSCAMSegmentor
 
-__all__ = ['WSSSCAMSegmentor', 'PBIPSegmentor', 'PSCLSegmentor']
+__all__ = [
+    'WSSSCAMSegmentor', 'PBIPSegmentor', 'PSCLSegmentor', 'HistoTTAModel'
+]

@@ -133,7 +133,11 @@ class WSSSCAMSegmentor(BaseSegmentor):
                 data_samples: Optional[List[SegDataSample]] = None
                 ) -> List[SegDataSample]:
         """Pseudo masks: ``pred_sem_seg`` ``[1, H, W]`` with tissue classes
-        0..N-1 and background N, and the fused CAMs as ``seg_logits``."""
+        0..N-1 and background N, and the fused CAMs as ``seg_logits``.
+
+        A view from MMSeg's ``TestTimeAug`` (``flip`` in its metainfo) is
+        flipped back first, and also carries its image, RGB in [0, 1], as
+        ``tta_image`` for :class:`HistoTTAModel`, which merges the views."""
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
         labels = None
@@ -141,35 +145,62 @@ class WSSSCAMSegmentor(BaseSegmentor):
                                            for s in data_samples):
             labels = self.cls_labels(data_samples).to(inputs.dtype)
         cams = self.fused_cams(inputs, labels)
-        if labels is not None and self.argmax_present_only:
-            pred = cams.masked_fill(labels[:, :, None, None] == 0,
-                                    -1.).argmax(1)
-        else:
-            pred = cams.argmax(1)
-        if self.bg_score is not None:
-            pred = pred.masked_fill(cams.amax(1) < self.bg_score,
-                                    self.num_classes)
-        if self.white_threshold is not None:
-            grey = self.images_01(inputs).mean(1) * 255
-            pred = pred.masked_fill(grey > self.white_threshold,
-                                    self.num_classes)
-        images = self.images_01(inputs) if self.crf is not None else None
+        images = self.images_01(inputs)
         for i, sample in enumerate(data_samples):
             h, w = sample.metainfo.get('img_shape', inputs.shape[-2:])
-            logits, seg = cams[i, :, :h, :w], pred[i, :h, :w]
-            if self.crf is not None:  # on the image, padding left out
-                seg = self.crf_refined(images[i, :, :h, :w], logits, seg,
-                                       None if labels is None else labels[i])
+            logits, image = cams[i, :, :h, :w], images[i, :, :h, :w]
+            tta_view = 'flip' in sample.metainfo
+            if sample.metainfo.get('flip'):
+                dims = {'horizontal': (-1, ), 'vertical': (-2, ),
+                        'diagonal': (-2, -1)}[sample.flip_direction]
+                logits, image = logits.flip(dims), image.flip(dims)
+            seg = self.labels_from_cams(
+                logits, image, None if labels is None else labels[i],
+                crf=not tta_view)  # views: the CRF runs once, merged
             ori = sample.metainfo.get('ori_shape', (h, w))
             if tuple(ori) != (h, w):
                 logits = F.interpolate(logits[None], size=ori,
                                        mode='bilinear')[0]
                 seg = F.interpolate(seg[None, None].float(), size=ori,
                                     mode='nearest')[0, 0].long()
+                image = F.interpolate(image[None], size=ori,
+                                      mode='bilinear')[0]
             sample.set_data(
                 dict(seg_logits=PixelData(data=logits),
                      pred_sem_seg=PixelData(data=seg[None])))
+            if tta_view:
+                sample.set_data(dict(tta_image=PixelData(data=image)))
         return data_samples
+
+    def labels_from_cams(self, cams: Tensor, image: Tensor,
+                         label: Optional[Tensor],
+                         crf: bool = True) -> Tensor:
+        """Pseudo mask of one image from its fused CAMs.
+
+        Args:
+            cams (Tensor): ``[N, H, W]`` fused CAMs.
+            image (Tensor): ``[3, H, W]`` RGB in [0, 1] (glass, CRF).
+            label (Tensor, optional): ``[N]`` image-level label; with
+                ``argmax_present_only`` the argmax runs over its classes.
+            crf (bool): Refine with :attr:`crf` when one is configured.
+
+        Returns:
+            Tensor: ``[H, W]`` long, tissue classes 0..N-1, background N.
+        """
+        if label is not None and self.argmax_present_only:
+            pred = cams.masked_fill(label[:, None, None] == 0, -1.).argmax(0)
+        else:
+            pred = cams.argmax(0)
+        if self.bg_score is not None:
+            pred = pred.masked_fill(cams.amax(0) < self.bg_score,
+                                    self.num_classes)
+        if self.white_threshold is not None:
+            grey = image.mean(0) * 255
+            pred = pred.masked_fill(grey > self.white_threshold,
+                                    self.num_classes)
+        if crf and self.crf is not None:  # on the image, padding left out
+            pred = self.crf_refined(image, cams, pred, label)
+        return pred
 
     def crf_refined(self, image: Tensor, cams: Tensor, pred: Tensor,
                     label: Optional[Tensor]) -> Tensor:
