@@ -1,7 +1,7 @@
-"""Install mmseg-pbip (the ``mmseg_pbip`` package) as an MMSegmentation plugin."""
+"""Install mmseg-pbip (the ``mmseg_pbip`` package) as an MMSegmentation
+plugin."""
 import os.path as osp
 import re
-
 from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -54,19 +54,23 @@ setup(
     version=read_version(),
     description='Weakly supervised semantic segmentation of histopathology '
     '(PBIP, PSCL) as an MMSegmentation 1.x plugin',
-    long_description=open(osp.join(HERE, 'README.md')).read()
-    if osp.exists(osp.join(HERE, 'README.md')) else '',
+    long_description=open(osp.join(HERE, 'README.md')).read() if osp.exists(
+        osp.join(HERE, 'README.md')) else '',
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
     packages=find_packages(include=['mmseg_pbip', 'mmseg_pbip.*']),
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        'tests': read_requirements('tests'),
-        'crf': [r for r in read_requirements('optional')
-                if r.startswith('pydensecrf')],
-        'conch': [r for r in read_requirements('optional')
-                  if r.startswith('conch')],
-        'optional': read_requirements('optional'),
+        'tests':
+        read_requirements('tests'),
+        'crf': [
+            r for r in read_requirements('optional')
+            if r.startswith('pydensecrf')
+        ],
+        'conch':
+        [r for r in read_requirements('optional') if r.startswith('conch')],
+        'optional':
+        read_requirements('optional'),
     },
     license='MIT',
     zip_safe=False,

@@ -1,5 +1,5 @@
-"""Fixtures that write tiny datasets in the real on-disk formats (helpers
-in utils.py)."""
+"""Fixtures that write tiny datasets in the real on-disk formats (helpers in
+utils.py)."""
 import os.path as osp
 
 import pytest
@@ -36,8 +36,8 @@ def bcss_wsss_root(tmp_path):
 def luad_root(tmp_path):
     """LUAD-HistoSeg layout: ``...-[1 0 0 1].png`` training names."""
     root = str(tmp_path / 'LUAD-HistoSeg')
-    for i, name in enumerate(
-        ['1031280-2300-27920-[1 0 0 1].png', '22-1-2-[0 1 1 0].png']):
+    names = ['1031280-2300-27920-[1 0 0 1].png', '22-1-2-[0 1 1 0].png']
+    for i, name in enumerate(names):
         write_rgb(osp.join(root, 'training', name), seed=i)
     write_eval_split(root, 'val', [quadrant_mask((3, 3, 4, 0))])
     write_eval_split(root, 'test', [quadrant_mask((1, 2, 4, 4))])
@@ -48,8 +48,10 @@ def luad_root(tmp_path):
 def masked_root(tmp_path):
     """BCSS / GCSS layout: every split as img + mask."""
     root = str(tmp_path / 'masked')
-    write_eval_split(root, 'train', [quadrant_mask((0, 0, 1, 4)),
-                                     quadrant_mask((3, 3, 3, 3))])
+    write_eval_split(
+        root, 'train',
+        [quadrant_mask((0, 0, 1, 4)),
+         quadrant_mask((3, 3, 3, 3))])
     write_eval_split(root, 'val', [quadrant_mask((2, 1, 4, 4))])
     write_eval_split(root, 'test', [quadrant_mask((0, 1, 2, 3))])
     return root

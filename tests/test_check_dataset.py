@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from utils import REPO, write_mask, write_rgb
 from mmengine.config import Config
 from PIL import Image
+from utils import REPO, write_mask, write_rgb
 
 from mmseg_pbip.datasets.checks import check_config_datasets
 
@@ -21,9 +21,15 @@ TRAIN = 'TCGA-A2-A0CM-DX1_xmin100_ymin200_MPP-0.2500+0[0100].png'
 
 def bcss_cfg(root, bank=False):
     """A config with the three BCSS-WSSS splits under ``root``."""
+
     def loader(prefix, cls_from):
-        return dict(dataset=dict(type='BCSSWSSSDataset', data_root=root,
-                                 data_prefix=prefix, cls_label_from=cls_from))
+        return dict(
+            dataset=dict(
+                type='BCSSWSSSDataset',
+                data_root=root,
+                data_prefix=prefix,
+                cls_label_from=cls_from))
+
     cfg = dict(
         train_dataloader=loader(dict(img_path='training'), 'filename'),
         val_dataloader=loader(
@@ -31,8 +37,13 @@ def bcss_cfg(root, bank=False):
         test_dataloader=loader(
             dict(img_path='test/img', seg_map_path='test/mask'), 'mask'))
     if bank:
-        cfg['custom_hooks'] = [dict(type='ImageBankHook', bank_file='x.pth',
-                                    k_per_class=2, max_white_fraction=0.5)]
+        cfg['custom_hooks'] = [
+            dict(
+                type='ImageBankHook',
+                bank_file='x.pth',
+                k_per_class=2,
+                max_white_fraction=0.5)
+        ]
     return Config(cfg)
 
 
@@ -61,8 +72,9 @@ def seed_faults(root):
     dup = train('sub/' + TRAIN.replace('[0100]', '[1100]'),
                 'duplicate patch name with a different label')
     faults[osp.join(tr, TRAIN)] = 'duplicate patch name with a different'
-    shutil.copy(osp.join(tr, TRAIN.replace('[0100]', '[0100]')),
-                osp.join(tr, 'copy+0[0100].png'))
+    shutil.copy(
+        osp.join(tr, TRAIN.replace('[0100]', '[0100]')),
+        osp.join(tr, 'copy+0[0100].png'))
     faults[osp.join(tr, 'copy+0[0100].png')] = 'same pixels as'
     open(osp.join(tr, 'notes.txt'), 'w').write('x')
     faults[osp.join(tr, 'notes.txt')] = "not a '.png' file"
@@ -100,26 +112,28 @@ def test_clean_dataset_passes_with_counts(bcss_wsss_root):
 
 
 def test_bank_needs_single_label_patches_per_class(bcss_wsss_root):
-    report = check_config_datasets(bcss_cfg(bcss_wsss_root, bank=True),
-                                   progress=False)
+    report = check_config_datasets(
+        bcss_cfg(bcss_wsss_root, bank=True), progress=False)
     msgs = [f.message for f in report.errors]
     assert len(msgs) == 3 and all('image bank cannot be built' in m
                                   for m in msgs)
-    assert any(f.message.startswith('class STR has 1') for f in
-               report.warnings)
+    assert any(
+        f.message.startswith('class STR has 1') for f in report.warnings)
 
 
 @pytest.mark.parametrize('workers', [1, 2])
 def test_every_seeded_fault_is_reported(bcss_wsss_root, workers):
     faults = seed_faults(bcss_wsss_root)
-    report = check_config_datasets(bcss_cfg(bcss_wsss_root),
-                                   workers=workers, progress=False)
+    report = check_config_datasets(
+        bcss_cfg(bcss_wsss_root), workers=workers, progress=False)
     for path, expected in faults.items():
         got = [f.message for f in report.findings if f.path == path]
         assert any(expected in m for m in got), (path, expected, got)
     assert report.exit_code() == 1
-    warnings_only = {'rgba+0[1000].png', 'copy+0[0100].png', 'notes.txt',
-                     'orphan.png', 'case1.png'}
+    warnings_only = {
+        'rgba+0[1000].png', 'copy+0[0100].png', 'notes.txt', 'orphan.png',
+        'case1.png'
+    }
     for f in report.findings:
         if osp.basename(f.path) in warnings_only and f.split != 'val':
             assert f.level == 'warning', f
@@ -129,11 +143,11 @@ def test_cli_exit_status_and_json(bcss_wsss_root, tmp_path, capsys):
     cfg_file = str(tmp_path / 'cfg.py')
     bcss_cfg(bcss_wsss_root).dump(cfg_file)
     out = str(tmp_path / 'report.json')
-    assert check_dataset.main([cfg_file, '--workers', '1', '--out', out,
-                               '--no-progress']) == 0
+    assert check_dataset.main(
+        [cfg_file, '--workers', '1', '--out', out, '--no-progress']) == 0
     seed_faults(bcss_wsss_root)
-    assert check_dataset.main([cfg_file, '--workers', '1', '--out', out,
-                               '--no-progress']) == 1
+    assert check_dataset.main(
+        [cfg_file, '--workers', '1', '--out', out, '--no-progress']) == 1
     printed = capsys.readouterr().out
     assert 'ERROR   [train]' in printed and 'error(s)' in printed
     report = json.load(open(out))
@@ -148,5 +162,5 @@ def test_cli_exit_status_and_json(bcss_wsss_root, tmp_path, capsys):
         write_eval_split(bcss_wsss_root, split, [quadrant_mask((0, 1, 2, 3))])
     assert check_dataset.main([cfg_file, '--workers', '1',
                                '--no-progress']) == 0
-    assert check_dataset.main([cfg_file, '--workers', '1', '--strict',
-                               '--no-progress']) == 1
+    assert check_dataset.main(
+        [cfg_file, '--workers', '1', '--strict', '--no-progress']) == 1

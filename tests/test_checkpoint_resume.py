@@ -5,10 +5,10 @@ import sys
 
 import pytest
 import torch
-from utils import SEGFORMER_DEMO, tiny_segformer_options
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from utils import SEGFORMER_DEMO, tiny_segformer_options
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.utils import safe_load
@@ -27,8 +27,8 @@ class RecordStartHook(Hook):
 
 def build_runner(demo_root, work_dir, max_iters, resume=False):
     cfg = Config.fromfile(SEGFORMER_DEMO)
-    cfg.merge_from_dict(tiny_segformer_options(demo_root, work_dir,
-                                               max_iters=max_iters))
+    cfg.merge_from_dict(
+        tiny_segformer_options(demo_root, work_dir, max_iters=max_iters))
     cfg.resume = resume
     cfg.experiment_name = f'resume{int(resume)}'
     runner = Runner.from_cfg(cfg)
@@ -48,8 +48,7 @@ def test_save_and_resume(demo_root, tmp_path):
     assert 'message_hub' in ckpt and 'optimizer' in ckpt
 
     # resume, train 2 more iterations
-    runner2, hook = build_runner(demo_root, work_dir, max_iters=4,
-                                 resume=True)
+    runner2, hook = build_runner(demo_root, work_dir, max_iters=4, resume=True)
     runner2.train()
     assert hook.start_iter == 2
     for k, v in ckpt['state_dict'].items():
@@ -69,8 +68,8 @@ def test_save_and_resume(demo_root, tmp_path):
 
 
 def test_checkpoint_needs_the_allow_list(demo_root, tmp_path):
-    """Without the allow-list torch refuses MMEngine's checkpoint: the
-    allow-list is what makes safe loading work, not a disabled check."""
+    """Without the allow-list torch refuses MMEngine's checkpoint: the allow-
+    list is what makes safe loading work, not a disabled check."""
     work_dir = str(tmp_path / 'work')
     runner, _ = build_runner(demo_root, work_dir, max_iters=2)
     runner.train()
@@ -81,7 +80,8 @@ def test_checkpoint_needs_the_allow_list(demo_root, tmp_path):
             'except Exception as e:\n'
             '    print(type(e).__name__, e); sys.exit(3)\n')
     proc = subprocess.run([sys.executable, '-c', code],
-                          capture_output=True, text=True)
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert 'HistoryBuffer' in proc.stdout or 'numpy' in proc.stdout
 
@@ -130,8 +130,8 @@ def test_getattr_is_limited_to_history_buffer_methods():
 
 
 def test_crafted_getattr_payload_is_refused(tmp_path):
-    """getattr on an allowed class reaches nothing but its statistics
-    methods, and a direct os.system call never runs."""
+    """Getattr on an allowed class reaches nothing but its statistics methods,
+    and a direct os.system call never runs."""
     import os
 
     from mmengine.logging import HistoryBuffer

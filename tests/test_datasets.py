@@ -34,8 +34,8 @@ def train_set(cls, root, **kwargs):
 def eval_set(cls, root, split='val'):
     return cls(
         data_root=root,
-        data_prefix=dict(img_path=f'{split}/img',
-                         seg_map_path=f'{split}/mask'),
+        data_prefix=dict(
+            img_path=f'{split}/img', seg_map_path=f'{split}/mask'),
         cls_label_from='mask',
         pipeline=EVAL_PIPELINE)
 
@@ -52,8 +52,10 @@ def test_bcss_wsss_training_labels_from_names(bcss_wsss_root):
     }
     assert by_name['TCGA-A1-A0SK-DX1_xmin45749_ymin25055_MPP-0.2500+0[1101]'
                    '.png'].tolist() == [1, 1, 0, 1]
-    assert by_name['TCGA-AR-A1AQ-DX1_xmin7_ymin9_MPP-0.2500+1[0011].png'
-                   ].tolist() == [0, 0, 1, 1]
+    assert by_name[
+        'TCGA-AR-A1AQ-DX1_xmin7_ymin9_MPP-0.2500+1[0011].png'].tolist() == [
+            0, 0, 1, 1
+        ]
     sample = ds[0]
     assert sample['inputs'].shape == (3, 64, 64)
     label = sample['data_samples'].gt_cls_label
@@ -111,8 +113,9 @@ def test_training_split_with_pseudo_label_folder(bcss_wsss_root):
     ds = train_set(BCSSWSSSDataset, bcss_wsss_root)
     for i in range(len(ds)):
         name = osp.basename(ds.get_data_info(i)['img_path'])
-        write_mask(osp.join(bcss_wsss_root, 'pseudo', name),
-                   quadrant_mask((0, 1, 3, 4)))
+        write_mask(
+            osp.join(bcss_wsss_root, 'pseudo', name),
+            quadrant_mask((0, 1, 3, 4)))
     ds2 = BCSSWSSSDataset(
         data_root=bcss_wsss_root,
         data_prefix=dict(img_path='training', seg_map_path='pseudo'),

@@ -7,13 +7,14 @@ import numpy as np
 from PIL import Image
 
 from mmseg_pbip.datasets import BCSSWSSSDataset, parse_cls_label
-from mmseg_pbip.datasets.synthetic_he import synthesize_patch, write_demo_dataset
+from mmseg_pbip.datasets.synthetic_he import (synthesize_patch,
+                                              write_demo_dataset)
 
 
 def digest(root):
     h = hashlib.sha256()
-    for path in sorted(glob.glob(osp.join(root, '**', '*.png'),
-                                 recursive=True)):
+    for path in sorted(
+            glob.glob(osp.join(root, '**', '*.png'), recursive=True)):
         h.update(osp.relpath(path, root).encode())
         with open(path, 'rb') as f:
             h.update(f.read())
@@ -45,8 +46,8 @@ def test_format_and_labels(tmp_path):
         ]
         values = np.unique(np.asarray(mask))
         assert set(values.tolist()) <= {0, 1, 2, 3, 4}
-        img = Image.open(path.replace(osp.join('val', 'mask'),
-                                      osp.join('val', 'img')))
+        img = Image.open(
+            path.replace(osp.join('val', 'mask'), osp.join('val', 'img')))
         assert img.size == mask.size == (64, 64) and img.mode == 'RGB'
     name = osp.basename(ds.get_data_info(0)['img_path'])
     assert parse_cls_label(name, 'bcss-wsss', 4)

@@ -6,19 +6,19 @@ import re
 import numpy as np
 import pytest
 import torch
-from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from PIL import Image
+from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 
 from mmseg_pbip.models.utils import DenseCRF
 
 
 def noisy_two_region_case(seed=0, flip=0.25):
-    """Left half red (class 0), right half blue (class 2), class 1 labelled
-    but absent; CAMs that are right on 75 % of pixels, wrong at random."""
+    """Left half red (class 0), right half blue (class 2), class 1 labelled but
+    absent; CAMs that are right on 75 % of pixels, wrong at random."""
     rng = np.random.RandomState(seed)
     h, w = 48, 64
     truth = np.zeros((h, w), np.int64)
@@ -75,8 +75,8 @@ def test_crf_in_the_segmentor_keeps_background(demo_root):
     inputs = torch.randn(2, 3, 32, 32)
     samples = []
     for label in ([1., 0., 1., 0.], [0., 1., 0., 1.]):
-        sample = SegDataSample(metainfo=dict(img_shape=(24, 32),
-                                             ori_shape=(24, 32)))
+        sample = SegDataSample(
+            metainfo=dict(img_shape=(24, 32), ori_shape=(24, 32)))
         sample.gt_cls_label = torch.tensor(label)
         samples.append(sample)
     with torch.no_grad():

@@ -3,10 +3,10 @@ loss curve; another seed: another curve (so the comparison can fail)."""
 import os.path as osp
 
 import torch
-from utils import PBIP_DEMO, tiny_pbip_options
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from utils import PBIP_DEMO, tiny_pbip_options
 
 from mmseg_pbip.utils import safe_load
 
@@ -17,7 +17,10 @@ class LossRecorder(Hook):
     def __init__(self):
         self.curve = []
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         self.curve.append({k: float(v) for k, v in outputs.items()})
 

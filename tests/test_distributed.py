@@ -1,6 +1,8 @@
 """Two CPU processes on gloo through torchrun and MMEngine's launcher:
+
 training, testing, and sharded bank encoding and pseudo-label generation
-identical to one process."""
+identical to one process.
+"""
 import filecmp
 import os
 import os.path as osp
@@ -10,8 +12,8 @@ import sys
 
 import torch
 from utils import (PBIP_DEMO, REPO, STAGE2_DEMO, cfg_options, run,
-                      tiny_pbip_options, tiny_segformer_options,
-                      tiny_stage2_options)
+                   tiny_pbip_options, tiny_segformer_options,
+                   tiny_stage2_options)
 
 from mmseg_pbip.utils import safe_load
 
@@ -28,9 +30,10 @@ def free_port():
 
 def script(name, args):
     """``bash tools/<name> ARGS`` with this interpreter, on a free port."""
-    return run([osp.join('tools', name)] + args, interpreter='bash',
-               env=dict(PYTHON=sys.executable, PORT=free_port(),
-                        **THREADS))[1]
+    return run(
+        [osp.join('tools', name)] + args,
+        interpreter='bash',
+        env=dict(PYTHON=sys.executable, PORT=free_port(), **THREADS))[1]
 
 
 def options(demo_root, work_dir, max_iters=2):
@@ -43,9 +46,11 @@ def test_bank_encoding_sharded_identical(demo_root, tmp_path):
     opts = options(demo_root, str(tmp_path))
     one, two = str(tmp_path / 'one.pth'), str(tmp_path / 'two.pth')
     run(['tools/build_image_bank.py', PBIP_DEMO, '--out', one] +
-        cfg_options(opts), env=THREADS)
-    out = script('dist_run.sh', ['build_image_bank.py', '2', PBIP_DEMO,
-                                 '--out', two] + cfg_options(opts))
+        cfg_options(opts),
+        env=THREADS)
+    out = script('dist_run.sh',
+                 ['build_image_bank.py', '2', PBIP_DEMO, '--out', two] +
+                 cfg_options(opts))
     assert out.count('prototypes (') == 1  # rank 0 reports and writes
     a, b = safe_load(one), safe_load(two)
     assert torch.equal(a['prototypes'], b['prototypes'])
@@ -62,16 +67,17 @@ def test_train_test_and_pseudo_labels_on_two_processes(demo_root, tmp_path):
     ckpt = osp.join(work_dir, 'iter_2.pth')
     assert safe_load(ckpt)['meta']['iter'] == 2
 
-    out = script('dist_test.sh', [PBIP_DEMO, ckpt, '2', '--work-dir',
-                                  str(tmp_path / 'test')] + cfg_options(opts))
+    out = script('dist_test.sh',
+                 [PBIP_DEMO, ckpt, '2', '--work-dir',
+                  str(tmp_path / 'test')] + cfg_options(opts))
     assert re.search(r'mIoU: \d+\.\d+', out)
 
     one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
     gen = [PBIP_DEMO, ckpt, '--batch-size', '3'] + cfg_options(opts)
     run(['tools/generate_pseudo_labels.py', '--out-dir', one] + gen,
         env=THREADS)
-    out = script('dist_run.sh', ['generate_pseudo_labels.py', '2',
-                                 '--out-dir', two] + gen)
+    out = script('dist_run.sh',
+                 ['generate_pseudo_labels.py', '2', '--out-dir', two] + gen)
     assert '32 pseudo labels (32 written, 0 already there)' in out
     names = sorted(os.listdir(one))
     assert len(names) == 32 and names == sorted(os.listdir(two))
@@ -80,8 +86,8 @@ def test_train_test_and_pseudo_labels_on_two_processes(demo_root, tmp_path):
 
     # stage two on them: its SyncBN runs as BN on CPU processes
     work2 = str(tmp_path / 'stage2')
-    out = script('dist_train.sh', [STAGE2_DEMO, '2'] + cfg_options(
-        tiny_stage2_options(demo_root, work2, two)))
+    out = script('dist_train.sh', [STAGE2_DEMO, '2'] +
+                 cfg_options(tiny_stage2_options(demo_root, work2, two)))
     assert 'SyncBN layers run as BN' in out
     assert safe_load(osp.join(work2, 'iter_2.pth'))['meta']['iter'] == 2
 
@@ -89,12 +95,16 @@ def test_train_test_and_pseudo_labels_on_two_processes(demo_root, tmp_path):
 def test_pscl_on_two_processes(demo_root, tmp_path):
     """Every trainable PSCL parameter takes part in the loss (DDP)."""
     work_dir = str(tmp_path / 'pscl')
-    opts = {k: v for k, v in tiny_segformer_options(demo_root,
-                                                     work_dir).items()
-            if not k.startswith('model.')}
-    opts.update({'model.data_preprocessor.size': (64, 64),
-                 'model.tta_flips': [False]})
-    script('dist_train.sh', [osp.join(REPO, 'configs', 'pscl',
-                                      'pscl_swin-t_demo.py'), '2'] +
+    opts = {
+        k: v
+        for k, v in tiny_segformer_options(demo_root, work_dir).items()
+        if not k.startswith('model.')
+    }
+    opts.update({
+        'model.data_preprocessor.size': (64, 64),
+        'model.tta_flips': [False]
+    })
+    script('dist_train.sh',
+           [osp.join(REPO, 'configs', 'pscl', 'pscl_swin-t_demo.py'), '2'] +
            cfg_options(opts))
     assert safe_load(osp.join(work_dir, 'iter_2.pth'))['meta']['iter'] == 2

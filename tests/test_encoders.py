@@ -5,28 +5,40 @@ import torch
 from mmseg_pbip.models import (CLIPVisionEncoder, DINOv2Encoder,
                                MedCLIPVisionEncoder)
 
-TINY_SWIN = dict(image_size=56, embed_dim=8, depths=[1, 1],
-                 num_heads=[1, 2], window_size=7)
-TINY_CLIP = dict(image_size=32, patch_size=8, hidden_size=16,
-                 intermediate_size=32, num_hidden_layers=1,
-                 num_attention_heads=2, projection_dim=12)
-TINY_DINO = dict(image_size=28, patch_size=14, hidden_size=16,
-                 intermediate_size=32, num_hidden_layers=1,
-                 num_attention_heads=2)
+TINY_SWIN = dict(
+    image_size=56, embed_dim=8, depths=[1, 1], num_heads=[1, 2], window_size=7)
+TINY_CLIP = dict(
+    image_size=32,
+    patch_size=8,
+    hidden_size=16,
+    intermediate_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    projection_dim=12)
+TINY_DINO = dict(
+    image_size=28,
+    patch_size=14,
+    hidden_size=16,
+    intermediate_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2)
 
 
 def tiny_medclip(**kwargs):
-    return MedCLIPVisionEncoder(variant='swin', hf_config=TINY_SWIN,
-                                input_size=56, allow_random_init=True,
-                                **kwargs)
+    return MedCLIPVisionEncoder(
+        variant='swin',
+        hf_config=TINY_SWIN,
+        input_size=56,
+        allow_random_init=True,
+        **kwargs)
 
 
 @pytest.mark.parametrize('build, dim', [
     (tiny_medclip, 512),
     (lambda: CLIPVisionEncoder(hf_config=TINY_CLIP, allow_random_init=True),
      12),
-    (lambda: DINOv2Encoder(hf_config=TINY_DINO, input_size=28,
-                           allow_random_init=True), 16),
+    (lambda: DINOv2Encoder(
+        hf_config=TINY_DINO, input_size=28, allow_random_init=True), 16),
 ])
 def test_frozen_encoders(build, dim):
     enc = build()
@@ -42,8 +54,8 @@ def test_frozen_encoders(build, dim):
 
 
 def test_medclip_resnet50():
-    enc = MedCLIPVisionEncoder(variant='resnet50', allow_random_init=True,
-                               input_size=64)
+    enc = MedCLIPVisionEncoder(
+        variant='resnet50', allow_random_init=True, input_size=64)
     assert enc(torch.rand(2, 3, 48, 48)).shape == (2, 512)
     assert enc.model.fc.weight.shape == (512, 2048)
 
@@ -64,16 +76,16 @@ def test_medclip_checkpoint_round_trip(tmp_path):
     assert any(k.startswith('vision_model.model.') for k in state)
     path = str(tmp_path / 'pytorch_model.bin')
     torch.save(state, path)
-    dst = MedCLIPVisionEncoder(variant='swin', hf_config=TINY_SWIN,
-                               input_size=56, checkpoint=path)
+    dst = MedCLIPVisionEncoder(
+        variant='swin', hf_config=TINY_SWIN, input_size=56, checkpoint=path)
     x = torch.rand(2, 3, 56, 56)
     assert torch.allclose(src(x), dst(x))
     assert dst.description == f'MedCLIPVisionEncoder({path})'
     wrong = str(tmp_path / 'wrong.bin')
     torch.save({'visual.proj': torch.zeros(1)}, wrong)
     with pytest.raises(ValueError, match='no vision_model'):
-        MedCLIPVisionEncoder(variant='swin', hf_config=TINY_SWIN,
-                             checkpoint=wrong)
+        MedCLIPVisionEncoder(
+            variant='swin', hf_config=TINY_SWIN, checkpoint=wrong)
 
 
 def test_hugging_face_folders(tmp_path):
@@ -82,24 +94,25 @@ def test_hugging_face_folders(tmp_path):
                               SwinConfig, SwinModel)
     swin_dir = str(tmp_path / 'swin-tiny')
     SwinModel(SwinConfig(**TINY_SWIN)).save_pretrained(swin_dir)
-    enc = MedCLIPVisionEncoder(variant='swin', swin_pretrained=swin_dir,
-                               input_size=56)
+    enc = MedCLIPVisionEncoder(
+        variant='swin', swin_pretrained=swin_dir, input_size=56)
     assert enc(torch.rand(1, 3, 56, 56)).shape == (1, 512)
     clip_dir = str(tmp_path / 'plip')
     ref = CLIPVisionModelWithProjection(CLIPVisionConfig(**TINY_CLIP))
     ref.save_pretrained(clip_dir)
     enc = CLIPVisionEncoder(pretrained=clip_dir)
     x = torch.rand(1, 3, 32, 32)
-    assert torch.allclose(enc(x), ref(pixel_values=enc.preprocess(x))
-                          .image_embeds)
+    assert torch.allclose(
+        enc(x),
+        ref(pixel_values=enc.preprocess(x)).image_embeds)
 
 
 def test_missing_weights_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match='allow_random_init=True'):
         MedCLIPVisionEncoder(variant='swin', hf_config=TINY_SWIN)
     with pytest.raises(FileNotFoundError, match='pytorch_model.bin'):
-        MedCLIPVisionEncoder(variant='resnet50',
-                             checkpoint=str(tmp_path / 'nope.bin'))
+        MedCLIPVisionEncoder(
+            variant='resnet50', checkpoint=str(tmp_path / 'nope.bin'))
     with pytest.raises(FileNotFoundError, match='dinov2'):
         DINOv2Encoder()
     with pytest.raises(ValueError, match='variant'):

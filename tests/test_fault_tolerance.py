@@ -11,16 +11,21 @@ import sys
 import time
 
 import torch
-from utils import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
 from mmengine.config import Config
+from utils import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
 
 from mmseg_pbip.utils import safe_load
 
 TESTS = osp.dirname(osp.abspath(__file__))
 
 
-def train_args(demo_root, work_dir, max_iters, interval=2, keep=1,
-               nan_at=None, pause_at=None):
+def train_args(demo_root,
+               work_dir,
+               max_iters,
+               interval=2,
+               keep=1,
+               nan_at=None,
+               pause_at=None):
     """tools/train.py on a user config inheriting the PBIP demo config and
     importing the fault injection (custom_imports are read from files);
     ``nan_at``: iteration whose loss is made NaN; ``pause_at``: iteration
@@ -46,8 +51,10 @@ def train_args(demo_root, work_dir, max_iters, interval=2, keep=1,
 
 
 def env(**kw):
-    return dict(PYTHONPATH=os.pathsep.join(
-        [TESTS] + [p for p in [os.environ.get('PYTHONPATH')] if p]), **kw)
+    return dict(
+        PYTHONPATH=os.pathsep.join(
+            [TESTS] + [p for p in [os.environ.get('PYTHONPATH')] if p]),
+        **kw)
 
 
 def last_checkpoint(work_dir):
@@ -58,24 +65,28 @@ def last_checkpoint(work_dir):
 def assert_valid_checkpoint(path, iteration):
     ckpt = safe_load(path)
     assert ckpt['meta']['iter'] == iteration
-    assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in ckpt['state_dict'].values()
+        if v.is_floating_point())
 
 
 def test_killed_while_writing_a_checkpoint(demo_root, tmp_path):
     """SIGKILL half-way through writing iter_4.pth, with max_keep_ckpts=1:
-    iter_2.pth must still exist and be what last_checkpoint names, no
-    truncated iter_4.pth may exist, and --resume must finish the run."""
+
+    iter_2.pth must still exist and be what last_checkpoint names, no truncated
+    iter_4.pth may exist, and --resume must finish the run.
+    """
     work_dir = str(tmp_path / 'work')
-    code, out = run(train_args(demo_root, work_dir, 4), check=False,
-                    env=env(MMSEG_PBIP_TEST_KILL_WRITING='iter_4.pth'))
+    code, out = run(
+        train_args(demo_root, work_dir, 4),
+        check=False,
+        env=env(MMSEG_PBIP_TEST_KILL_WRITING='iter_4.pth'))
     assert code == -signal.SIGKILL, out[-3000:]
     assert not osp.exists(osp.join(work_dir, 'iter_4.pth'))
     assert last_checkpoint(work_dir) == osp.join(work_dir, 'iter_2.pth')
     assert_valid_checkpoint(osp.join(work_dir, 'iter_2.pth'), 2)
 
-    _, out = run(train_args(demo_root, work_dir, 4) + ['--resume'],
-                 env=env())
+    _, out = run(train_args(demo_root, work_dir, 4) + ['--resume'], env=env())
     assert 'resumed epoch: 0, iter: 2' in out
     assert_valid_checkpoint(osp.join(work_dir, 'iter_4.pth'), 4)
     assert last_checkpoint(work_dir) == osp.join(work_dir, 'iter_4.pth')
@@ -85,14 +96,18 @@ def test_killed_while_writing_a_checkpoint(demo_root, tmp_path):
 
 def test_sigkill_mid_run_then_resume(demo_root, tmp_path):
     """SIGKILL in the middle of a run (before iteration 5, after iter_4.pth,
+
     at a point the run signals, so the test never races the run);
-    --resume ends with all iterations and a valid final checkpoint."""
+    --resume ends with all iterations and a valid final checkpoint.
+    """
     work_dir = str(tmp_path / 'work')
     args = train_args(demo_root, work_dir, 10, keep=2, pause_at=5)
-    proc = subprocess.Popen([sys.executable] + args, cwd=REPO,
-                            env=dict(os.environ, **env()),
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable] + args,
+        cwd=REPO,
+        env=dict(os.environ, **env()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not osp.exists(osp.join(work_dir, 'paused')):
         assert proc.poll() is None, 'training ended before the pause'
@@ -102,8 +117,8 @@ def test_sigkill_mid_run_then_resume(demo_root, tmp_path):
     assert proc.wait() == -signal.SIGKILL
     assert safe_load(last_checkpoint(work_dir))['meta']['iter'] == 4
 
-    _, out = run(train_args(demo_root, work_dir, 10, keep=2) + ['--resume'],
-                 env=env())
+    _, out = run(
+        train_args(demo_root, work_dir, 10, keep=2) + ['--resume'], env=env())
     assert 'resumed epoch: 0, iter: 4' in out
     assert_valid_checkpoint(osp.join(work_dir, 'iter_10.pth'), 10)
     assert last_checkpoint(work_dir) == osp.join(work_dir, 'iter_10.pth')
@@ -111,12 +126,14 @@ def test_sigkill_mid_run_then_resume(demo_root, tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(
         demo_root, tmp_path):
-    """Iteration 3's loss is NaN: the run exits non-zero naming the
-    iteration, the loss terms and iter_2.pth, which stays the last (and a
-    valid) checkpoint; nothing of iteration 3 or later is saved."""
+    """Iteration 3's loss is NaN: the run exits non-zero naming the iteration,
+    the loss terms and iter_2.pth, which stays the last (and a valid)
+    checkpoint; nothing of iteration 3 or later is saved."""
     work_dir = str(tmp_path / 'work')
-    code, out = run(train_args(demo_root, work_dir, 6, keep=3, nan_at=3),
-                    check=False, env=env())
+    code, out = run(
+        train_args(demo_root, work_dir, 6, keep=3, nan_at=3),
+        check=False,
+        env=env())
     assert code != 0
     msg = re.search(r'NonFiniteLossError: (.*)', out).group(1)
     assert msg.startswith('non-finite loss at iteration 3: loss=nan, ')

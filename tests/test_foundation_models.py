@@ -1,13 +1,13 @@
-"""Pathology foundation models as encoders / backbones, their weight files
-and the inspection tool."""
+"""Pathology foundation models as encoders / backbones, their weight files and
+the inspection tool."""
 import os.path as osp
 
 import pytest
 import torch
-from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmseg.registry import MODELS
+from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 
 from mmseg_pbip.image_bank import load_image_bank
 from mmseg_pbip.models import FoundationModelEncoder, FoundationViTBackbone
@@ -19,23 +19,49 @@ TOOL = osp.join(REPO, 'tools', 'model_converters',
 
 # Tiny widths of every architecture (same layer types as the real models).
 TINY = {
-    'uni': dict(embed_dim=32, depth=4, num_heads=2),
-    'uni2-h': dict(embed_dim=48, depth=4, num_heads=2),
-    'virchow2': dict(embed_dim=32, depth=4, num_heads=2),
+    'uni':
+    dict(embed_dim=32, depth=4, num_heads=2),
+    'uni2-h':
+    dict(embed_dim=48, depth=4, num_heads=2),
+    'virchow2':
+    dict(embed_dim=32, depth=4, num_heads=2),
     # H-optimus has a fixed input size (dynamic_img_size=False, model card)
-    'h-optimus-0': dict(embed_dim=48, depth=4, num_heads=2, img_size=56),
-    'h-optimus-1': dict(embed_dim=48, depth=4, num_heads=2, img_size=56),
-    'phikon': dict(hidden_size=32, num_hidden_layers=4,
-                   num_attention_heads=2, intermediate_size=64),
-    'phikon-v2': dict(hidden_size=32, num_hidden_layers=4,
-                      num_attention_heads=2),
-    'conch': dict(width=32, layers=4, num_heads=2),
+    'h-optimus-0':
+    dict(embed_dim=48, depth=4, num_heads=2, img_size=56),
+    'h-optimus-1':
+    dict(embed_dim=48, depth=4, num_heads=2, img_size=56),
+    'phikon':
+    dict(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64),
+    'phikon-v2':
+    dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2),
+    'conch':
+    dict(width=32, layers=4, num_heads=2),
 }
-PATCH = {'uni': 16, 'uni2-h': 14, 'virchow2': 14, 'h-optimus-0': 14,
-         'h-optimus-1': 14, 'phikon': 16, 'phikon-v2': 16, 'conch': 16}
+PATCH = {
+    'uni': 16,
+    'uni2-h': 14,
+    'virchow2': 14,
+    'h-optimus-0': 14,
+    'h-optimus-1': 14,
+    'phikon': 16,
+    'phikon-v2': 16,
+    'conch': 16
+}
 # Prefix tokens (class + registers) of each model card.
-PREFIX = {'uni': 1, 'uni2-h': 9, 'virchow2': 5, 'h-optimus-0': 5,
-          'h-optimus-1': 5, 'phikon': 1, 'phikon-v2': 1, 'conch': 1}
+PREFIX = {
+    'uni': 1,
+    'uni2-h': 9,
+    'virchow2': 5,
+    'h-optimus-0': 5,
+    'h-optimus-1': 5,
+    'phikon': 1,
+    'phikon-v2': 1,
+    'conch': 1
+}
 
 
 def timm_vit_params(dim, depth, patch, grid, mlp_hidden, swiglu, regs,
@@ -43,8 +69,9 @@ def timm_vit_params(dim, depth, patch, grid, mlp_hidden, swiglu, regs,
     """Parameter count of a timm ViT (class token, no head), closed form."""
     patch_embed = 3 * patch * patch * dim + dim
     tokens = dim + regs * dim + (grid + pos_prefix) * dim
-    mlp = (dim * mlp_hidden + mlp_hidden + mlp_hidden // 2 * dim + dim
-           if swiglu else 2 * dim * mlp_hidden + mlp_hidden + dim)
+    mlp = (
+        dim * mlp_hidden + mlp_hidden + mlp_hidden // 2 * dim +
+        dim if swiglu else 2 * dim * mlp_hidden + mlp_hidden + dim)
     block = (4 * dim + 3 * dim * dim + 3 * dim + dim * dim + dim + mlp +
              (2 * dim if layer_scale else 0))
     return patch_embed + tokens + depth * block + 2 * dim
@@ -75,10 +102,8 @@ EXPECTED_PARAMS = {
     'uni': timm_vit_params(1024, 24, 16, 196, 4096, False, 0, 1, True),
     'uni2-h': timm_vit_params(1536, 24, 14, 256, 8192, True, 8, 0, True),
     'virchow2': timm_vit_params(1280, 32, 14, 256, 6832, True, 4, 5, True),
-    'h-optimus-0': timm_vit_params(1536, 40, 14, 256, 8192, True, 4, 0,
-                                   True),
-    'h-optimus-1': timm_vit_params(1536, 40, 14, 256, 8192, True, 4, 0,
-                                   True),
+    'h-optimus-0': timm_vit_params(1536, 40, 14, 256, 8192, True, 4, 0, True),
+    'h-optimus-1': timm_vit_params(1536, 40, 14, 256, 8192, True, 4, 0, True),
     'phikon': hf_vit_params(768, 12, 16, 196, 3072, False),
     'phikon-v2': hf_vit_params(1024, 24, 16, 196, 4096, True),
     'conch': conch_visual_params(),
@@ -97,15 +122,23 @@ def test_real_architectures_on_meta(arch):
     if spec['library'] == 'timm':
         width, regs = spec['embed_dim'], PREFIX[arch] - 1
         assert model.num_prefix_tokens == PREFIX[arch]
-        assert tuple(model.patch_embed.proj.weight.shape) == (
-            width, 3, PATCH[arch], PATCH[arch])
+        assert tuple(model.patch_embed.proj.weight.shape) == (width, 3,
+                                                              PATCH[arch],
+                                                              PATCH[arch])
         if regs:
             assert tuple(model.reg_token.shape) == (1, regs, width)
         assert len(model.blocks) == spec['depth']
     # published feature sizes (model cards)
-    published = {'uni': 1024, 'uni2-h': 1536, 'virchow2': 2560,
-                 'h-optimus-0': 1536, 'h-optimus-1': 1536, 'phikon': 768,
-                 'phikon-v2': 1024, 'conch': 512}
+    published = {
+        'uni': 1024,
+        'uni2-h': 1536,
+        'virchow2': 2560,
+        'h-optimus-0': 1536,
+        'h-optimus-1': 1536,
+        'phikon': 768,
+        'phikon-v2': 1024,
+        'conch': 512
+    }
     assert spec['feature_dim'] == published[arch]
 
 
@@ -135,9 +168,12 @@ def test_published_sizes_in_millions():
 
 
 def tiny_encoder(arch, **kwargs):
-    return FoundationModelEncoder(arch, allow_random_init=True,
-                                  arch_overrides=TINY[arch],
-                                  input_size=4 * PATCH[arch], **kwargs)
+    return FoundationModelEncoder(
+        arch,
+        allow_random_init=True,
+        arch_overrides=TINY[arch],
+        input_size=4 * PATCH[arch],
+        **kwargs)
 
 
 @pytest.mark.parametrize('arch', sorted(FOUNDATION_MODELS))
@@ -155,8 +191,7 @@ def test_tiny_encoders_forward(arch):
     enc.double()
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 48, 48, dtype=torch.float64, generator=gen)
-    proj = torch.randn(2, enc.out_channels, dtype=torch.float64,
-                       generator=gen)
+    proj = torch.randn(2, enc.out_channels, dtype=torch.float64, generator=gen)
     direction = torch.randn(x.shape, dtype=torch.float64, generator=gen)
     x.requires_grad_(True)
     (enc(x) * proj).sum().backward()
@@ -204,7 +239,9 @@ def test_tiny_backbones(arch):
     """Four maps of the taken blocks, prefix tokens removed, equal to the
     blocks' tokens computed step by step."""
     backbone = FoundationViTBackbone(
-        arch, allow_random_init=True, arch_overrides=TINY[arch],
+        arch,
+        allow_random_init=True,
+        arch_overrides=TINY[arch],
         trainable_blocks=1)
     p = PATCH[arch]
     x = torch.rand(2, 3, 4 * p, 3 * p)
@@ -219,17 +256,21 @@ def test_tiny_backbones(arch):
             tokens = block(tokens)
             outs.append(vit.norm(tokens))
     else:
-        hidden = vit(pixel_values=x, output_hidden_states=True,
-                     **({'interpolate_pos_encoding': True}
-                        if arch == 'phikon' else {})).hidden_states
+        hidden = vit(
+            pixel_values=x,
+            output_hidden_states=True,
+            **({
+                'interpolate_pos_encoding': True
+            } if arch == 'phikon' else {})).hidden_states
         outs = [vit.layernorm(h) for h in hidden[1:]]
     for m, i in zip(maps, backbone.out_indices):
         spatial = outs[i][:, PREFIX[arch]:]  # drop class + register tokens
         expected = spatial.reshape(2, 4, 3, width).permute(0, 3, 1, 2)
         assert torch.allclose(m, expected, atol=1e-5)
     trainable = {n for n, q in backbone.named_parameters() if q.requires_grad}
-    assert trainable and all(('blocks.3.' in n or 'layer.3.' in n
-                              or 'norm' in n) for n in trainable)
+    assert trainable and all(
+        ('blocks.3.' in n or 'layer.3.' in n or 'norm' in n)
+        for n in trainable)
     backbone.train()
     blocks = vit.blocks if backbone.library == 'timm' else vit.encoder.layer
     assert blocks[3].training and not blocks[0].training
@@ -237,8 +278,11 @@ def test_tiny_backbones(arch):
     assert all(q.grad is not None and q.grad.abs().sum() > 0
                for q in backbone.parameters() if q.requires_grad)
     with pytest.raises(ValueError, match='trainable_blocks'):
-        FoundationViTBackbone(arch, allow_random_init=True,
-                              arch_overrides=TINY[arch], trainable_blocks=9)
+        FoundationViTBackbone(
+            arch,
+            allow_random_init=True,
+            arch_overrides=TINY[arch],
+            trainable_blocks=9)
 
 
 def published_layout(arch, state):
@@ -265,8 +309,8 @@ def test_checkpoint_in_published_layout(arch, tmp_path):
     x = torch.rand(2, 3, 64, 64)
     assert torch.equal(dst(x), src(x))
     assert dst.weights_source == str(tmp_path)
-    backbone = FoundationViTBackbone(arch, checkpoint=path,
-                                     arch_overrides=TINY[arch])
+    backbone = FoundationViTBackbone(
+        arch, checkpoint=path, arch_overrides=TINY[arch])
     trunk = src.model.trunk if arch == 'conch' else src.model
     assert torch.equal(backbone.vit.patch_embed.proj.weight,
                        trunk.patch_embed.proj.weight)
@@ -285,8 +329,9 @@ def test_wrong_or_unsafe_weights(tmp_path):
     uni = tiny_encoder('uni')
     path = str(tmp_path / 'uni.pth')
     torch.save(uni.model.state_dict(), path)
-    with pytest.raises(ValueError, match=r'uni\.pth.*does not match '
-                       r'uni2-h.*missing'):
+    with pytest.raises(
+            ValueError, match=r'uni\.pth.*does not match '
+            r'uni2-h.*missing'):
         tiny_encoder('uni2-h', checkpoint=path)
     state = uni.model.state_dict()
     state['blocks.0.attn.qkv.weight'] = torch.zeros(5, 5)
@@ -330,8 +375,8 @@ def test_inspection_tool(tmp_path):
     assert "closest: virchow2: 1 missing: ['reg_token']" in out
     both = str(tmp_path / 'hopt.bin')
     full_size_file('h-optimus-0', both)
-    code, out = run([TOOL, both, '--out', str(tmp_path / 'clean.pth')],
-                    check=False)
+    code, out = run(
+        [TOOL, both, '--out', str(tmp_path / 'clean.pth')], check=False)
     assert code == 0 and 'identical weights layout' in out
     clean = torch.load(str(tmp_path / 'clean.pth'), weights_only=True)
     assert tuple(clean['reg_token'].shape) == (1, 4, 1536)
@@ -351,8 +396,11 @@ def test_two_iterations_with_a_uni_style_encoder(demo_root, tmp_path):
     uni = Config.fromfile(
         osp.join(REPO, 'configs', '_base_', 'models', 'pbip_mit-b1_uni.py'))
     cfg.model.image_encoder = dict(
-        uni.model.image_encoder, checkpoint=None, allow_random_init=True,
-        input_size=64, arch_overrides=TINY['uni'])
+        uni.model.image_encoder,
+        checkpoint=None,
+        allow_random_init=True,
+        input_size=64,
+        arch_overrides=TINY['uni'])
     cfg.model.head.prototype_dim = uni.model.head.prototype_dim
     cfg.model.match_loss.update(uni.model.match_loss)
     cfg.custom_hooks[1].update(
@@ -407,11 +455,15 @@ def test_foundation_backbone_config_trains_the_head():
                  'pbip_uni-vitl16_uni.py'))
     tiny = dict(TINY['uni'])
     cfg.model.backbone.update(
-        checkpoint=None, allow_random_init=True, arch_overrides=tiny,
+        checkpoint=None,
+        allow_random_init=True,
+        arch_overrides=tiny,
         out_indices=(0, 1, 2, 3))
     cfg.model.head.in_channels = [32] * 4
     cfg.model.image_encoder.update(
-        checkpoint=None, allow_random_init=True, arch_overrides=tiny,
+        checkpoint=None,
+        allow_random_init=True,
+        arch_overrides=tiny,
         input_size=64)
     model = MODELS.build(cfg.model)
     k = [2, 1, 1, 2]
@@ -455,18 +507,21 @@ def test_uni_config_fg_bg_images_stay_in_the_encoder_input_space():
     fg, bg = loss.masked_images(images, cams, pairs)
     for x in (fg, bg):
         assert x.min() >= 0 and x.max() <= 1
-    up = torch.nn.functional.interpolate(cams, size=(32, 32),
-                                         mode='bilinear', align_corners=True)
+    up = torch.nn.functional.interpolate(
+        cams, size=(32, 32), mode='bilinear', align_corners=True)
     for (i, k), f in zip(pairs.tolist(), fg):
         released = up[i, k] >= 0.5 * up[i].amax()
-        assert torch.equal(f.sum(0) > 0, released & (images[i].sum(0) > 0)
-                           & (up[i, k] > 0))
+        assert torch.equal(
+            f.sum(0) > 0, released & (images[i].sum(0) > 0)
+            & (up[i, k] > 0))
 
 
 @pytest.mark.parametrize('arch', ['uni', 'phikon', 'phikon-v2'])
 def test_backbone_runs_only_the_blocks_it_needs(arch):
     backbone = FoundationViTBackbone(
-        arch, allow_random_init=True, arch_overrides=TINY[arch],
+        arch,
+        allow_random_init=True,
+        arch_overrides=TINY[arch],
         out_indices=(0, 1))
     blocks = backbone.vit.blocks if backbone.library == 'timm' \
         else backbone.vit.encoder.layer

@@ -12,23 +12,17 @@ from mmseg_pbip.evaluation.metrics.boundary import (boundary_width,
 META = dict(classes=('TUM', 'STR', 'LYM', 'NEC', 'BACK'), background_index=4)
 
 # ground truth: 0/1/2 tissue, 4 background; NEC (3) absent everywhere
-GT = np.array([[0, 0, 1, 1],
-               [0, 0, 1, 1],
-               [4, 4, 2, 2],
-               [2, 2, 2, 2]])
-PRED = np.array([[0, 0, 0, 1],
-                 [0, 0, 1, 1],
-                 [0, 4, 2, 2],
-                 [4, 2, 2, 2]])
+GT = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [4, 4, 2, 2], [2, 2, 2, 2]])
+PRED = np.array([[0, 0, 0, 1], [0, 0, 1, 1], [0, 4, 2, 2], [4, 2, 2, 2]])
 
 
 def evaluate(pairs, **kwargs):
     metric = HistoSegMetric(**kwargs)
     metric.dataset_meta = META
     samples = [
-        dict(pred_sem_seg=dict(data=torch.as_tensor(p)[None]),
-             gt_sem_seg=dict(data=torch.as_tensor(g)[None]))
-        for p, g in pairs
+        dict(
+            pred_sem_seg=dict(data=torch.as_tensor(p)[None]),
+            gt_sem_seg=dict(data=torch.as_tensor(g)[None])) for p, g in pairs
     ]
     metric.process({}, samples)
     return metric.compute_metrics(metric.results)
@@ -124,8 +118,9 @@ def test_output_dir_and_format_only(tmp_path):
         out = tmp_path / f'out{int(format_only)}'
         metric = HistoSegMetric(output_dir=str(out), format_only=format_only)
         metric.dataset_meta = dict(META, palette=palette)
-        sample = dict(img_path='/data/test/img/case7.png',
-                      pred_sem_seg=dict(data=torch.as_tensor(PRED)[None]))
+        sample = dict(
+            img_path='/data/test/img/case7.png',
+            pred_sem_seg=dict(data=torch.as_tensor(PRED)[None]))
         if not format_only:
             sample['gt_sem_seg'] = dict(data=torch.as_tensor(GT)[None])
         metric.process({}, [sample])

@@ -42,8 +42,8 @@ def patches(tmp_path):
     paths, labels = [], []
 
     def add(colour, label, white=0.0):
-        paths.append(write(str(tmp_path / f'p{len(paths)}.png'), colour,
-                           white))
+        paths.append(
+            write(str(tmp_path / f'p{len(paths)}.png'), colour, white))
         labels.append(label)
 
     for i in range(4):
@@ -67,10 +67,14 @@ def test_selection_helpers(patches):
 
 def test_build_bank(patches, tmp_path):
     paths, labels = patches
-    bank = build_image_bank(paths, labels, ['A', 'B', 'C'],
-                            MeanColourEncoder(), k_per_class=2,
-                            n_per_cluster=3, max_white_fraction=0.5,
-                            prototype_rule='nearest_mean')
+    bank = build_image_bank(
+        paths,
+        labels, ['A', 'B', 'C'],
+        MeanColourEncoder(),
+        k_per_class=2,
+        n_per_cluster=3,
+        max_white_fraction=0.5,
+        prototype_rule='nearest_mean')
     # class C has one usable patch: K degrades to 1
     assert bank['k_per_class'] == [2, 2, 1]
     assert bank['prototypes'].shape == (5, 6)
@@ -126,9 +130,13 @@ def test_bad_bank_files(tmp_path):
     torch.save({'state_dict': {}}, other)
     with pytest.raises(ValueError, match='not an mmseg-pbip image bank'):
         load_image_bank(other)
-    bad = dict(prototypes=torch.zeros(3, 4), k_per_class=[1, 1],
-               class_names=['a', 'b'], encoder='x', feature_dim=4,
-               cluster_members=[])
+    bad = dict(
+        prototypes=torch.zeros(3, 4),
+        k_per_class=[1, 1],
+        class_names=['a', 'b'],
+        encoder='x',
+        feature_dim=4,
+        cluster_members=[])
     with pytest.raises(ValueError, match='inconsistent'):
         save_image_bank(str(tmp_path / 'bad.pth'), bad)
     assert not osp.exists(str(tmp_path / 'bad.pth'))
@@ -139,10 +147,14 @@ def test_bank_from_mask_labelled_split(masked_root, tmp_path):
     from mmengine.config import ConfigDict
 
     from mmseg_pbip.engine.hooks import bank_from_config
-    cfg = ConfigDict(train_dataloader=dict(dataset=dict(
-        type='BCSSDataset', data_root=masked_root,
-        data_prefix=dict(img_path='train/img', seg_map_path='train/mask'),
-        cls_label_from='mask')))
+    cfg = ConfigDict(
+        train_dataloader=dict(
+            dataset=dict(
+                type='BCSSDataset',
+                data_root=masked_root,
+                data_prefix=dict(
+                    img_path='train/img', seg_map_path='train/mask'),
+                cls_label_from='mask')))
     # train/case1 is all NEC: the only single-label patch
     with pytest.raises(ValueError, match='class TUM has no single-label'):
         bank_from_config(cfg, MeanColourEncoder(), k_per_class=1)

@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import torch
-from utils import REPO
 from mmseg.models.backbones import MixVisionTransformer
+from utils import REPO
 
 from mmseg_pbip.utils import safe_load
 from mmseg_pbip.utils.mit_converters import convert_hf_mit, convert_nvlabs_mit
@@ -14,14 +14,17 @@ DIMS = [8, 16, 40, 64]
 
 
 def tiny_mit():
-    return MixVisionTransformer(embed_dims=8, num_layers=[1, 1, 1, 1],
-                                num_heads=[1, 2, 5, 8]).eval()
+    return MixVisionTransformer(
+        embed_dims=8, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 5, 8]).eval()
 
 
 def hf_tiny():
     from transformers import SegformerConfig, SegformerForImageClassification
-    cfg = SegformerConfig(hidden_sizes=DIMS, depths=[1, 1, 1, 1],
-                          num_attention_heads=[1, 2, 5, 8], num_labels=3)
+    cfg = SegformerConfig(
+        hidden_sizes=DIMS,
+        depths=[1, 1, 1, 1],
+        num_attention_heads=[1, 2, 5, 8],
+        num_labels=3)
     torch.manual_seed(0)
     return SegformerForImageClassification(cfg).eval()
 
@@ -49,7 +52,8 @@ def nvlabs_state_from(mit_state):
         sd[f'patch_embed{s+1}.proj.bias'] = \
             mit_state[f'layers.{s}.0.projection.bias']
         for p in ('weight', 'bias'):
-            sd[f'patch_embed{s+1}.norm.{p}'] = mit_state[f'layers.{s}.0.norm.{p}']
+            sd[f'patch_embed{s+1}.norm.{p}'] = mit_state[
+                f'layers.{s}.0.norm.{p}']
             sd[f'norm{s+1}.{p}'] = mit_state[f'layers.{s}.2.{p}']
             b = f'layers.{s}.1.0.'
             n = f'block{s+1}.0.'
@@ -63,11 +67,12 @@ def nvlabs_state_from(mit_state):
             if s < 3:
                 sd[n + f'attn.sr.{p}'] = mit_state[b + f'attn.sr.{p}']
                 sd[n + f'attn.norm.{p}'] = mit_state[b + f'attn.norm.{p}']
-            sd[n + f'mlp.fc1.{p}'] = mit_state[b + f'ffn.layers.0.{p}'].flatten(1) \
-                if p == 'weight' else mit_state[b + f'ffn.layers.0.{p}']
-            sd[n + f'mlp.dwconv.dwconv.{p}'] = mit_state[b + f'ffn.layers.1.{p}']
-            sd[n + f'mlp.fc2.{p}'] = mit_state[b + f'ffn.layers.4.{p}'].flatten(1) \
-                if p == 'weight' else mit_state[b + f'ffn.layers.4.{p}']
+            fc1, dw, fc2 = (
+                mit_state[b + f'ffn.layers.{i}.{p}'] for i in (0, 1, 4))
+            # MMSeg's 1x1 convolutions are NVlabs' linear layers
+            sd[n + f'mlp.fc1.{p}'] = fc1.flatten(1) if p == 'weight' else fc1
+            sd[n + f'mlp.dwconv.dwconv.{p}'] = dw
+            sd[n + f'mlp.fc2.{p}'] = fc2.flatten(1) if p == 'weight' else fc2
     sd['head.weight'] = torch.zeros(1000, 64)
     sd['head.bias'] = torch.zeros(1000)
     return sd
@@ -80,8 +85,8 @@ def test_nvlabs_to_mmseg_round_trip():
     assert 'block1.0.attn.kv.weight' in nv and nv[
         'block1.0.mlp.fc1.weight'].dim() == 2
     dst = tiny_mit()
-    missing, unexpected = dst.load_state_dict(convert_nvlabs_mit(nv),
-                                              strict=True)
+    missing, unexpected = dst.load_state_dict(
+        convert_nvlabs_mit(nv), strict=True)
     assert not missing and not unexpected
     x = torch.rand(1, 3, 64, 64)
     with torch.no_grad():
@@ -94,9 +99,13 @@ def test_converter_tool(tmp_path):
     folder = tmp_path / 'mit-b1'
     hf.save_pretrained(str(folder))
     dst = str(tmp_path / 'mit_mmseg.pth')
-    proc = subprocess.run(
-        [sys.executable, 'tools/model_converters/mit2mmseg.py',
-         str(folder), dst], cwd=REPO, capture_output=True, text=True)
+    proc = subprocess.run([
+        sys.executable, 'tools/model_converters/mit2mmseg.py',
+        str(folder), dst
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert '(hf)' in proc.stdout
     state = safe_load(dst)['state_dict']

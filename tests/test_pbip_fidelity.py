@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from utils import REPO
 from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from utils import REPO
 
 RELEASED = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_bcss-wsss.py')
 PAPER = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_bcss-wsss_paper.py')
@@ -30,13 +30,22 @@ def build(config, seed=0):
     """The config's PBIP model at a tiny width, random weights, float64."""
     cfg = Config.fromfile(config)
     # drop path off, as for any comparison of two forward passes
-    cfg.model.backbone.update(embed_dims=8, num_layers=[1, 1, 1, 1],
-                              init_cfg=None, drop_path_rate=0.)
+    cfg.model.backbone.update(
+        embed_dims=8,
+        num_layers=[1, 1, 1, 1],
+        init_cfg=None,
+        drop_path_rate=0.)
     cfg.model.head.in_channels = [8, 16, 40, 64]
     cfg.model.image_encoder.update(
-        swin_pretrained=None, allow_random_init=True, input_size=SIZE,
-        hf_config=dict(image_size=SIZE, embed_dim=8, depths=[1, 1],
-                       num_heads=[1, 2], window_size=4))
+        swin_pretrained=None,
+        allow_random_init=True,
+        input_size=SIZE,
+        hf_config=dict(
+            image_size=SIZE,
+            embed_dim=8,
+            depths=[1, 1],
+            num_heads=[1, 2],
+            window_size=4))
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -56,14 +65,13 @@ def build(config, seed=0):
 
 def batch(seed=0):
     gen = torch.Generator().manual_seed(seed)
-    inputs = torch.randn(3, 3, SIZE, SIZE, generator=gen,
-                         dtype=torch.float64)
+    inputs = torch.randn(3, 3, SIZE, SIZE, generator=gen, dtype=torch.float64)
     labels = torch.tensor([[1., 1, 0, 1], [0, 0, 1, 0], [1, 0, 1, 1]],
                           dtype=torch.float64)
     samples = []
     for label in labels:
-        s = SegDataSample(metainfo=dict(img_shape=(SIZE, SIZE),
-                                        ori_shape=(SIZE, SIZE)))
+        s = SegDataSample(
+            metainfo=dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE)))
         s.gt_cls_label = label
         samples.append(s)
     return inputs, labels, samples
@@ -71,8 +79,8 @@ def batch(seed=0):
 
 # -- reference computations ------------------------------------------------
 def ref_stage_maps(model, feats, normalize_prototypes):
-    """Per stage ``[B, P, h, w]`` maps: unit pixel features (flattened)
-    times the MLP-projected prototypes (normalised only for the paper)."""
+    """Per stage ``[B, P, h, w]`` maps: unit pixel features (flattened) times
+    the MLP-projected prototypes (normalised only for the paper)."""
     maps = []
     for j, f in enumerate(feats):
         b, c, h, w = f.shape
@@ -128,8 +136,8 @@ def released_reference(model, inputs, labels):
               for w, m in zip(weights, merged))
     chosen = (pooled[3] > ref_expand(merged[3])).to(labels.dtype) * \
         ref_expand(labels)
-    cam = F.interpolate(maps[3], (SIZE, SIZE), mode='bilinear',
-                        align_corners=True)
+    cam = F.interpolate(
+        maps[3], (SIZE, SIZE), mode='bilinear', align_corners=True)
     mask = torch.stack([(cam[i] >= cam[i].max() * 0.5).to(cam.dtype)
                         for i in range(cam.shape[0])])
     bi, ci = torch.where(chosen == 1)
@@ -155,22 +163,31 @@ def released_reference(model, inputs, labels):
     loss_fg = -torch.log(pos_fg / neg_fg)
     loss_bg = -torch.log(pos_bg / neg_bg)
     return dict(
-        scores=pooled, cls=cls, fg=loss_fg, bg=loss_bg,
-        reg=0.0005 * maps[3].mean(), pairs=torch.stack([bi, ci], 1),
+        scores=pooled,
+        cls=cls,
+        fg=loss_fg,
+        bg=loss_bg,
+        reg=0.0005 * maps[3].mean(),
+        pairs=torch.stack([bi, ci], 1),
         total=cls + 0.1 * (loss_fg + loss_bg + 0.0005 * maps[3].mean()))
 
 
 def paper_reference(model, inputs, labels, pre):
-    """Stage-one losses by the paper's equations and the config's choices
-    (eq. 2-13; see the config's comment)."""
+    """Stage-one losses by the paper's equations and the config's choices (eq.
+
+    2-13; see the config's comment).
+    """
     maps = ref_stage_maps(model, model.backbone(inputs), True)
-    class_maps = [ref_merge(m.flatten(2), 'mean').view(
-        m.shape[0], -1, *m.shape[2:]) for m in maps]
+    class_maps = [
+        ref_merge(m.flatten(2), 'mean').view(m.shape[0], -1, *m.shape[2:])
+        for m in maps
+    ]
     cls = sum(
         F.binary_cross_entropy_with_logits(c.mean((2, 3)), labels)
         for c in class_maps[:3])
-    m_sum = sum(F.interpolate(c, (SIZE, SIZE), mode='bilinear',
-                              align_corners=True) for c in class_maps[:3])
+    m_sum = sum(
+        F.interpolate(c, (SIZE, SIZE), mode='bilinear', align_corners=True)
+        for c in class_maps[:3])
     std = torch.tensor(pre['std'], dtype=inputs.dtype).view(1, 3, 1, 1)
     mean = torch.tensor(pre['mean'], dtype=inputs.dtype).view(1, 3, 1, 1)
     rgb = ((inputs * std + mean) / 255).clamp(0, 1).flip(1)  # BGR -> RGB
@@ -203,8 +220,13 @@ def paper_reference(model, inputs, labels, pre):
     return dict(cls=cls, fg=fg, bg=bg, total=cls + 0.5 * fg + 0.25 * bg)
 
 
-def released_test_cams(model, inputs, labels, tta=True, merge='max',
-                       weights=(0, 0.3, 0.3, 0.4), normalize=False):
+def released_test_cams(model,
+                       inputs,
+                       labels,
+                       tta=True,
+                       merge='max',
+                       weights=(0, 0.3, 0.3, 0.4),
+                       normalize=False):
     """Released validation CAMs: per view (flip, then x factor on the
     normalised tensor), soft-max merged class maps, ReLU, per-class min-max
     at feature resolution, x label, upsample (align_corners=True),
@@ -224,8 +246,8 @@ def released_test_cams(model, inputs, labels, tta=True, merge='max',
             lo = c.amin((2, 3), keepdim=True)
             hi = c.amax((2, 3), keepdim=True)
             c = (c - lo) / (hi - lo + 1e-6) * labels[:, :, None, None]
-            c = F.interpolate(c, (SIZE, SIZE), mode='bilinear',
-                              align_corners=True)
+            c = F.interpolate(
+                c, (SIZE, SIZE), mode='bilinear', align_corners=True)
             per_stage[s].append(c.flip(-1) if flip else c)
     mean = [torch.stack(v).mean(0) for v in per_stage]
     return sum(w * m for w, m in zip(weights, mean))
@@ -257,14 +279,14 @@ def test_released_training_step_matches_the_reference():
         torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-9)
     assert torch.equal(model.select_pairs(out, labels), ref['pairs'])
     losses = model.loss(inputs, samples)
-    torch.testing.assert_close(losses['loss_cls'], ref['cls'], rtol=0,
-                               atol=1e-9)
-    torch.testing.assert_close(losses['loss_fg'], 0.1 * ref['fg'], rtol=0,
-                               atol=1e-9)
-    torch.testing.assert_close(losses['loss_bg'], 0.1 * ref['bg'], rtol=0,
-                               atol=1e-9)
-    torch.testing.assert_close(losses['loss_cam_reg'], 0.1 * ref['reg'],
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        losses['loss_cls'], ref['cls'], rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        losses['loss_fg'], 0.1 * ref['fg'], rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        losses['loss_bg'], 0.1 * ref['bg'], rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        losses['loss_cam_reg'], 0.1 * ref['reg'], rtol=0, atol=1e-12)
     # gradients of the whole loss, head and backbone
     worst, nonzero = gradient_difference(model, sum(losses.values()),
                                          ref['total'])
@@ -289,32 +311,37 @@ def test_released_test_time_cams_and_pseudo_labels_match_the_reference():
         ref = released_test_cams(model, inputs, labels, tta=False)
         ours = model.predict(inputs, batch(1)[2])
     torch.testing.assert_close(
-        torch.stack([s.seg_logits.data for s in ours]), ref, rtol=0,
-        atol=1e-9)
+        torch.stack([s.seg_logits.data for s in ours]), ref, rtol=0, atol=1e-9)
 
 
 def test_paper_training_step_matches_the_equations():
     cfg, model = build(PAPER)
     inputs, labels, samples = batch(2)
-    ref = paper_reference(model, inputs, labels,
-                          cfg.model.data_preprocessor)
+    ref = paper_reference(model, inputs, labels, cfg.model.data_preprocessor)
     losses = model.loss(inputs, samples)
-    torch.testing.assert_close(losses['loss_cls'], ref['cls'], rtol=0,
-                               atol=1e-9)
-    torch.testing.assert_close(losses['loss_fg'], 0.5 * ref['fg'], rtol=0,
-                               atol=1e-9)
-    torch.testing.assert_close(losses['loss_bg'], 0.25 * ref['bg'], rtol=0,
-                               atol=1e-9)
+    torch.testing.assert_close(
+        losses['loss_cls'], ref['cls'], rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        losses['loss_fg'], 0.5 * ref['fg'], rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        losses['loss_bg'], 0.25 * ref['bg'], rtol=0, atol=1e-9)
     assert float(losses['loss_cam_reg']) == 0
     # test-time CAMs of the paper config
     model.eval()
     with torch.no_grad():
-        ref_cams = released_test_cams(model, inputs, labels, tta=False,
-                                      merge='mean', weights=(1, 1, 1, 0),
-                                      normalize=True)
+        ref_cams = released_test_cams(
+            model,
+            inputs,
+            labels,
+            tta=False,
+            merge='mean',
+            weights=(1, 1, 1, 0),
+            normalize=True)
         ours = model.predict(inputs, batch(2)[2])
     torch.testing.assert_close(
-        torch.stack([s.seg_logits.data for s in ours]), ref_cams, rtol=0,
+        torch.stack([s.seg_logits.data for s in ours]),
+        ref_cams,
+        rtol=0,
         atol=1e-9)
     model.train()
     worst, nonzero = gradient_difference(model, sum(losses.values()),
@@ -322,8 +349,9 @@ def test_paper_training_step_matches_the_equations():
     assert worst < 1e-9 and nonzero > 10
     # stage 4 is not supervised and feeds nothing in the paper
     stage4 = model.head.projections[3][0].weight
-    grad = torch.autograd.grad(sum(model.loss(inputs, samples).values()),
-                               stage4, allow_unused=True)[0]
+    grad = torch.autograd.grad(
+        sum(model.loss(inputs, samples).values()), stage4,
+        allow_unused=True)[0]
     assert grad is None or grad.abs().max() == 0
 
 
@@ -331,9 +359,12 @@ def test_released_and_paper_heads_differ_only_where_documented():
     """Scaled dot product (released) vs cosine (paper) on a hand case."""
     from mmseg_pbip.models import PrototypeSimHead
     for normalize in (False, True):
-        head = PrototypeSimHead(in_channels=[2], num_classes=2,
-                                prototype_dim=2, hidden_ratio=1.,
-                                normalize_prototypes=normalize)
+        head = PrototypeSimHead(
+            in_channels=[2],
+            num_classes=2,
+            prototype_dim=2,
+            hidden_ratio=1.,
+            normalize_prototypes=normalize)
         mlp = head.projections[0]
         with torch.no_grad():  # identity MLP on non-negative prototypes
             mlp[0].weight.copy_(torch.eye(2))
@@ -353,11 +384,11 @@ def test_released_and_paper_heads_differ_only_where_documented():
 
 
 def test_class_scores_pool_then_merge():
-    """Class scores = the soft maximum of the pooled subclass scores, not
-    the pooled soft-max map (they differ)."""
+    """Class scores = the soft maximum of the pooled subclass scores, not the
+    pooled soft-max map (they differ)."""
     from mmseg_pbip.models import PrototypeSimHead
-    head = PrototypeSimHead(in_channels=[2], num_classes=1,
-                            prototype_dim=2, hidden_ratio=1.)
+    head = PrototypeSimHead(
+        in_channels=[2], num_classes=1, prototype_dim=2, hidden_ratio=1.)
     with torch.no_grad():
         for layer in (head.projections[0][0], head.projections[0][2]):
             layer.weight.copy_(torch.eye(2))
@@ -384,8 +415,8 @@ def test_released_threshold_and_fg_bg_images_by_hand():
     # M * X per channel: (2, 15), (1, 3), (-1, 9) -> stretched (0, 1) each
     assert fg[0, :, 0].tolist() == [[0., 1.]] * 3
     # (1 - M) * X: (0, -10), (0, -2), (0, -6) -> (1, 0); x (1 - b) = (1, 0)
-    assert bg[0, :, 0].flatten().tolist() == pytest.approx([1., 0.] * 3,
-                                                           abs=1e-6)
+    assert bg[0, :, 0].flatten().tolist() == pytest.approx(
+        [1., 0.] * 3, abs=1e-6)
     # the pair's own-map rule would threshold at 1.5: b = (0, 1) too, so use
     # map 1: image rule 2 -> b = (1, 0); own-map rule (max 4) also 2. Make
     # the difference visible with a map whose own maximum is lower:
@@ -399,8 +430,8 @@ def test_released_threshold_and_fg_bg_images_by_hand():
 
 def test_paper_fg_bg_images_by_hand():
     from mmseg_pbip.models import ImgMatchLoss
-    loss = ImgMatchLoss(threshold=0.15, cam_scaling='relu_max',
-                        minmax_before_mask=False)
+    loss = ImgMatchLoss(
+        threshold=0.15, cam_scaling='relu_max', minmax_before_mask=False)
     cams = torch.tensor([[[[2., 0.2]], [[-3., 1.]]]])
     x = torch.tensor([[[[0.5, 1.]]] * 3])
     fg, bg = loss.masked_images(x, cams, torch.tensor([[0, 0], [0, 1]]))
@@ -439,8 +470,8 @@ def test_infonce_and_paper_terms_by_hand():
 
 
 def test_spherical_kmeans_and_prototype_rules(tmp_path):
-    """Released centroid vs paper N_K mean, and the released K-means
-    steps, on hand-made unit features."""
+    """Released centroid vs paper N_K mean, and the released K-means steps, on
+    hand-made unit features."""
     from mmseg_pbip.image_bank import spherical_kmeans
     rng = np.random.RandomState(3)
     a = rng.normal([4, 0, 0], 0.5, (6, 3))
@@ -454,24 +485,23 @@ def test_spherical_kmeans_and_prototype_rules(tmp_path):
     for j in range(2):
         members = unit[labels == j]
         mean = members.sum(0) / len(members)
-        np.testing.assert_allclose(centres[j], mean / np.linalg.norm(mean),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            centres[j], mean / np.linalg.norm(mean), atol=1e-6)
     # one step from the released initial draw (seed 42) when max_iter=1:
     # the centres are the normalised means of the first assignment
-    init = unit[np.random.RandomState(42).choice(len(unit), 2,
-                                                 replace=False)]
+    init = unit[np.random.RandomState(42).choice(len(unit), 2, replace=False)]
     first = np.array([int(np.argmax([u @ c for c in init])) for u in unit])
     labels, centres = spherical_kmeans(unit, 2, seed=42, max_iter=1)
     assert labels.tolist() == first.tolist()
     for j in range(2):
         mean = unit[first == j].mean(0)
-        np.testing.assert_allclose(centres[j], mean / np.linalg.norm(mean),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            centres[j], mean / np.linalg.norm(mean), atol=1e-6)
 
 
 def test_bank_builder_rules(tmp_path):
-    """The bank's prototypes under both rules, from a real encoder run on
-    PNG files, computed here by hand."""
+    """The bank's prototypes under both rules, from a real encoder run on PNG
+    files, computed here by hand."""
     from PIL import Image
 
     from mmseg_pbip.image_bank import (BankImageReader, build_image_bank,
@@ -502,20 +532,30 @@ def test_bank_builder_rules(tmp_path):
     feats = np.stack(feats)
     unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
     assigned, centres = spherical_kmeans(unit, 2, seed=42)
-    bank = build_image_bank(paths, labels, ['A'], MeanColour(),
-                            k_per_class=2, reader=reader,
-                            prototype_rule='centroid', seed=42)
-    np.testing.assert_allclose(bank['prototypes'].numpy(), centres,
-                               atol=1e-6)
-    bank = build_image_bank(paths, labels, ['A'], MeanColour(),
-                            k_per_class=2, n_per_cluster=2, reader=reader,
-                            prototype_rule='nearest_mean', seed=42)
+    bank = build_image_bank(
+        paths,
+        labels, ['A'],
+        MeanColour(),
+        k_per_class=2,
+        reader=reader,
+        prototype_rule='centroid',
+        seed=42)
+    np.testing.assert_allclose(bank['prototypes'].numpy(), centres, atol=1e-6)
+    bank = build_image_bank(
+        paths,
+        labels, ['A'],
+        MeanColour(),
+        k_per_class=2,
+        n_per_cluster=2,
+        reader=reader,
+        prototype_rule='nearest_mean',
+        seed=42)
     for j in range(2):
         own = np.flatnonzero(assigned == j)
         sims = [float(unit[i] @ centres[j]) for i in own]
         nearest = [own[i] for i in np.argsort(sims)[::-1][:2]]
-        np.testing.assert_allclose(bank['prototypes'][j].numpy(),
-                                   unit[nearest].mean(0), atol=1e-6)
+        np.testing.assert_allclose(
+            bank['prototypes'][j].numpy(), unit[nearest].mean(0), atol=1e-6)
 
 
 def test_released_bank_reader(tmp_path):
@@ -523,8 +563,7 @@ def test_released_bank_reader(tmp_path):
     from PIL import Image
 
     from mmseg_pbip.image_bank import BankImageReader
-    rgb = np.random.RandomState(1).randint(0, 255, (6, 6, 3)).astype(
-        np.uint8)
+    rgb = np.random.RandomState(1).randint(0, 255, (6, 6, 3)).astype(np.uint8)
     path = str(tmp_path / 'a.png')
     Image.fromarray(rgb).save(path)
     mean, std = [170., 120., 180.], [44., 57., 50.]
@@ -532,11 +571,9 @@ def test_released_bank_reader(tmp_path):
     bgr = rgb[..., ::-1].astype(np.float64)
     norm = (bgr - np.array(mean)) / np.array(std)
     expected = (norm - norm.min()) / (norm.max() - norm.min() + 1e-8)
-    np.testing.assert_allclose(plain, expected.transpose(2, 0, 1),
-                               atol=1e-5)
+    np.testing.assert_allclose(plain, expected.transpose(2, 0, 1), atol=1e-5)
     # augmentation: a flip / rotation of the same values, fixed per file
-    aug = BankImageReader('inputs', mean, std, augment=True,
-                          stretch=True)
+    aug = BankImageReader('inputs', mean, std, augment=True, stretch=True)
     views = {tuple(np.round(aug(path), 5).ravel()) for _ in range(3)}
     assert len(views) == 1
     a = aug(path)
@@ -563,8 +600,8 @@ def test_released_input_is_bgr_with_the_released_statistics(tmp_path):
     std = [0.1736589, 0.22564577, 0.19820057]
     for c in range(3):
         expected = (bgr[c].double() / 255 - mean[c]) / std[c]
-        torch.testing.assert_close(out[c].double(), expected, rtol=0,
-                                   atol=1e-5)
+        torch.testing.assert_close(
+            out[c].double(), expected, rtol=0, atol=1e-5)
 
 
 def test_released_optimiser_and_schedule():
@@ -598,8 +635,8 @@ def test_released_optimiser_and_schedule():
 
 
 def test_nvlabs_layernorm_eps():
-    """Patch-embedding and spatial-reduction norms at 1e-5, the rest 1e-6,
-    and the choice changes the features."""
+    """Patch-embedding and spatial-reduction norms at 1e-5, the rest 1e-6, and
+    the choice changes the features."""
     cfg, model = build(RELEASED)
     eps = {}
     for name, mod in model.backbone.named_modules():
@@ -618,9 +655,9 @@ def test_nvlabs_layernorm_eps():
 
 
 def test_released_config_keys():
-    """Every released row is set in the config, and the opt-in extras are
-    off (white-glass background, TTA on pseudo labels, present-only
-    argmax, true cosine)."""
+    """Every released row is set in the config, and the opt-in extras are off
+    (white-glass background, TTA on pseudo labels, present-only argmax, true
+    cosine)."""
     cfg = Config.fromfile(RELEASED)
     m = cfg.model
     assert m.head.normalize_prototypes is False
@@ -640,8 +677,8 @@ def test_released_config_keys():
 
 def test_pseudo_labels_without_tta_from_the_best_checkpoint(
         demo_root, tmp_path):
-    """The pseudo-label API runs one view per batch unless asked for the
-    test-time views; the tool's default checkpoint is the run's best."""
+    """The pseudo-label API runs one view per batch unless asked for the test-
+    time views; the tool's default checkpoint is the run's best."""
     from mmseg.registry import DATASETS
 
     from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
@@ -662,8 +699,8 @@ def test_pseudo_labels_without_tta_from_the_best_checkpoint(
     assert len(views) == math.ceil(len(dataset) / 8)
     assert model.tta_enabled  # restored
     views.clear()
-    generate_pseudo_labels(model, dataset, str(tmp_path / 'b'), batch_size=8,
-                           tta=True)
+    generate_pseudo_labels(
+        model, dataset, str(tmp_path / 'b'), batch_size=8, tta=True)
     assert len(views) == 6 * math.ceil(len(dataset) / 8)
 
     run_dir = tmp_path / 'run'
@@ -678,14 +715,14 @@ def test_pseudo_labels_without_tta_from_the_best_checkpoint(
 @pytest.mark.slow
 def test_released_config_full_size_fp32(monkeypatch):
     """The released config at its real size (MiT-b1, Swin-T, 224 px, K=3),
-    random weights, float32: losses, gradients and test-time CAMs against
-    the reference within 1e-5 (the independent check asks 1e-4)."""
+    random weights, float32: losses, gradients and test-time CAMs against the
+    reference within 1e-5 (the independent check asks 1e-4)."""
     monkeypatch.setitem(globals(), 'SIZE', 224)
     monkeypatch.setitem(globals(), 'K_LIST', [3, 3, 3, 3])
     cfg = Config.fromfile(RELEASED)
     cfg.model.backbone.update(init_cfg=None, drop_path_rate=0.)
-    cfg.model.image_encoder.update(swin_pretrained=None,
-                                   allow_random_init=True)
+    cfg.model.image_encoder.update(
+        swin_pretrained=None, allow_random_init=True)
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -693,8 +730,7 @@ def test_released_config_full_size_fp32(monkeypatch):
         for name, p in model.image_encoder.named_parameters():
             if name.endswith('bias'):
                 p.normal_(0, 0.02)
-    model.head.set_prototypes(F.normalize(torch.randn(12, 512), dim=1),
-                              K_LIST)
+    model.head.set_prototypes(F.normalize(torch.randn(12, 512), dim=1), K_LIST)
     gen = torch.Generator().manual_seed(0)
     inputs = torch.randn(4, 3, SIZE, SIZE, generator=gen)
     labels = torch.tensor([[1., 1, 0, 1], [0, 0, 1, 0], [1, 0, 1, 1],
@@ -703,8 +739,8 @@ def test_released_config_full_size_fp32(monkeypatch):
     def samples():
         out = []
         for label in labels:
-            s = SegDataSample(metainfo=dict(img_shape=(SIZE, SIZE),
-                                            ori_shape=(SIZE, SIZE)))
+            s = SegDataSample(
+                metainfo=dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE)))
             s.gt_cls_label = label
             out.append(s)
         return out
@@ -717,8 +753,7 @@ def test_released_config_full_size_fp32(monkeypatch):
         'loss_bg': losses['loss_bg'] - 0.1 * ref['bg'],
         'loss_cam_reg': losses['loss_cam_reg'] - 0.1 * ref['reg'],
     }
-    grad, _ = gradient_difference(model, sum(losses.values()),
-                                  ref['total'])
+    grad, _ = gradient_difference(model, sum(losses.values()), ref['total'])
     model.eval()
     with torch.no_grad():
         ref_cams = released_test_cams(model, inputs, labels)
@@ -726,11 +761,11 @@ def test_released_config_full_size_fp32(monkeypatch):
     cams = torch.stack([s.seg_logits.data for s in pred])
     masks = torch.stack([s.pred_sem_seg.data[0] for s in pred])
     cam_diff = float((cams - ref_cams).abs().max())
-    print(f"pairs {len(ref['pairs'])}; |diff| " + ', '.join(
-        f'{k} {float(v.abs()):.2e}' for k, v in diffs.items()) +
-        f', gradients {grad:.2e}, fused test CAMs {cam_diff:.2e}; '
-        f'pseudo-mask pixels differing '
-        f'{float((masks != ref_cams.argmax(1)).float().mean()):.4%}')
+    print(f"pairs {len(ref['pairs'])}; |diff| " +
+          ', '.join(f'{k} {float(v.abs()):.2e}' for k, v in diffs.items()) +
+          f', gradients {grad:.2e}, fused test CAMs {cam_diff:.2e}; '
+          f'pseudo-mask pixels differing '
+          f'{float((masks != ref_cams.argmax(1)).float().mean()):.4%}')
     assert len(ref['pairs']) > 4
     assert all(float(v.abs()) < 1e-5 for v in diffs.values())
     assert grad < 1e-5 and cam_diff < 1e-5

@@ -10,8 +10,8 @@ from mmseg_pbip.models import ImgMatchLoss, MultiStageClsLoss, PrototypeSimHead
 
 def make_head(k=(2, 1, 3), dim=6, channels=(4, 8)):
     torch.manual_seed(0)
-    head = PrototypeSimHead(in_channels=channels, num_classes=len(k),
-                            prototype_dim=dim)
+    head = PrototypeSimHead(
+        in_channels=channels, num_classes=len(k), prototype_dim=dim)
     head.init_weights()
     head.set_prototypes(torch.randn(sum(k), dim), k)
     return head
@@ -47,10 +47,10 @@ def test_head_shapes():
 def test_merge_rules():
     head = make_head(k=(2, 1, 3))
     sub = torch.tensor([[1., 3., 5., 0., 2., 4.]])
-    assert torch.allclose(head.merge(sub, 'mean'),
-                          torch.tensor([[2., 5., 2.]]))
-    assert torch.allclose(head.merge(sub, 'hard_max'),
-                          torch.tensor([[3., 5., 4.]]))
+    assert torch.allclose(
+        head.merge(sub, 'mean'), torch.tensor([[2., 5., 2.]]))
+    assert torch.allclose(
+        head.merge(sub, 'hard_max'), torch.tensor([[3., 5., 4.]]))
 
     def soft(v):
         v = torch.tensor(v)
@@ -58,7 +58,8 @@ def test_merge_rules():
 
     assert torch.allclose(
         head.merge(sub, 'max'),
-        torch.tensor([[soft([1., 3.]), 5., soft([0., 2., 4.])]]))
+        torch.tensor([[soft([1., 3.]), 5.,
+                       soft([0., 2., 4.])]]))
     maps = sub[:, :, None, None].expand(1, 6, 2, 2)
     assert head.merge(maps, 'mean').shape == (1, 3, 2, 2)
     with pytest.raises(ValueError, match='merge'):
@@ -71,8 +72,8 @@ def test_prototypes_checked_and_restored_from_checkpoint():
         head.set_prototypes(torch.zeros(5, 6), (2, 1, 3))
     with pytest.raises(ValueError, match='>= 1 prototype'):
         head.set_prototypes(torch.zeros(3, 6), (3, 0, 0))
-    fresh = PrototypeSimHead(in_channels=(4, 8), num_classes=3,
-                             prototype_dim=6)
+    fresh = PrototypeSimHead(
+        in_channels=(4, 8), num_classes=3, prototype_dim=6)
     assert not fresh.has_prototypes
     with pytest.raises(RuntimeError, match='no prototypes'):
         fresh([torch.zeros(1, 4, 2, 2), torch.zeros(1, 8, 1, 1)])
@@ -101,13 +102,16 @@ def reference_contrast(feats, protos, positive, t, normalize_prototypes):
     else:  # unit features, prototypes as stored
         cos = [[float(f @ p / f.norm()) / t for p in protos] for f in feats]
     fg_num = sum(math.exp(cos[i][positive[i]]) for i in range(s_num))
-    fg_neg = sum(math.exp(cos[i][m]) for i in range(s_num)
-                 for m in range(len(protos)) if m != positive[i])
+    fg_neg = sum(
+        math.exp(cos[i][m]) for i in range(s_num) for m in range(len(protos))
+        if m != positive[i])
     l_fg = -math.log(fg_num / (fg_num + fg_neg))
     bg = cos[s_num:]
     bg_num = sum(
-        sum(math.exp(bg[i][m]) for m in range(len(protos))
-            if m != positive[i]) / (len(protos) - 1) for i in range(s_num))
+        sum(
+            math.exp(bg[i][m])
+            for m in range(len(protos)) if m != positive[i]) /
+        (len(protos) - 1) for i in range(s_num))
     bg_own = sum(math.exp(bg[i][positive[i]]) for i in range(s_num))
     l_bg = -math.log(bg_num / (bg_num + bg_own))
     return l_fg, l_bg
@@ -143,8 +147,8 @@ class Flatten(torch.nn.Module):
 
 
 def test_masked_images_and_weights():
-    loss = ImgMatchLoss(threshold=0.5, fg_weight=2., bg_weight=3.,
-                        cam_reg_weight=0.)
+    loss = ImgMatchLoss(
+        threshold=0.5, fg_weight=2., bg_weight=3., cam_reg_weight=0.)
     images = torch.rand(2, 3, 8, 8)
     cams = torch.zeros(2, 4, 2, 2)
     cams[1, 2, 0, 0] = 5.  # a blob in the top-left of image 1, subclass 2
@@ -156,8 +160,8 @@ def test_masked_images_and_weights():
     cams.requires_grad_(True)
     protos = torch.randn(4, 3)
     out = loss(images, cams, pairs, Flatten(), protos)
-    fgl, bgl = contrast(loss, Flatten()(torch.cat([fg, bg])), protos,
-                        pairs[:, 1])
+    fgl, bgl = contrast(loss,
+                        Flatten()(torch.cat([fg, bg])), protos, pairs[:, 1])
     assert torch.allclose(out['loss_fg'], 2 * fgl)
     assert torch.allclose(out['loss_bg'], 3 * bgl)
     sum(out.values()).backward()

@@ -3,9 +3,9 @@ import os.path as osp
 
 import pytest
 import torch
-from utils import PBIP_DEMO, batch, build_model, tiny_pbip_options
 from mmengine.config import Config
 from mmengine.runner import Runner
+from utils import PBIP_DEMO, batch, build_model, tiny_pbip_options
 
 from mmseg_pbip.image_bank import load_image_bank
 from mmseg_pbip.utils import safe_load
@@ -13,8 +13,7 @@ from mmseg_pbip.utils import safe_load
 
 def test_loss_path(demo_root, tmp_path):
     model = build_model(demo_root, tmp_path)
-    data = model.data_preprocessor(batch([[1, 0, 1, 0], [0, 1, 0, 0]]),
-                                   True)
+    data = model.data_preprocessor(batch([[1, 0, 1, 0], [0, 1, 0, 0]]), True)
     losses = model.loss(**data)
     assert set(losses) == {'loss_cls', 'loss_fg', 'loss_bg', 'loss_cam_reg'}
     total = sum(losses.values())
@@ -40,8 +39,9 @@ def test_missing_labels_are_an_error(demo_root, tmp_path):
 
 def test_predict_path(demo_root, tmp_path):
     # our opt-in rules: glass -> background, ties -> a labelled class
-    model = build_model(demo_root, tmp_path, white_threshold=200.,
-                        argmax_present_only=True).eval()
+    model = build_model(
+        demo_root, tmp_path, white_threshold=200.,
+        argmax_present_only=True).eval()
     data = model.data_preprocessor(
         batch([[0, 1, 0, 1], [1, 0, 0, 0]], white_corner=True), False)
     with torch.no_grad():
@@ -65,8 +65,8 @@ def test_predict_path(demo_root, tmp_path):
     assert torch.equal(pred[tissue], cams.argmax(0)[tissue])
     # released: the glass corner keeps a tissue class
     model = build_model(demo_root, tmp_path).eval()
-    data = model.data_preprocessor(batch([[0, 1, 0, 1]], white_corner=True),
-                                   False)
+    data = model.data_preprocessor(
+        batch([[0, 1, 0, 1]], white_corner=True), False)
     with torch.no_grad():
         pred = model.predict(**data)[0].pred_sem_seg.data
     assert int(pred.max()) < 4

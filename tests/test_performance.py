@@ -7,11 +7,10 @@ import sys
 
 import pytest
 import torch
-from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from utils import cfg_options
+from utils import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
 
 # loads only the allocator module (not the whole package): a fast process
 RSS_SCRIPT = r'''
@@ -39,12 +38,12 @@ def released_mib(env):
     return float(re.search(r'released MiB (-?[\d.]+)', out).group(1)), out
 
 
-@pytest.mark.skipif(not sys.platform.startswith('linux'),
-                    reason='glibc malloc settings')
+@pytest.mark.skipif(
+    not sys.platform.startswith('linux'), reason='glibc malloc settings')
 def test_allocator_keeps_freed_memory():
-    """With the tools' setting a freed 300 MiB block stays in the process
-    (no re-faulting next step); with MMSEG_PBIP_MALLOC=system glibc gives
-    it back at once."""
+    """With the tools' setting a freed 300 MiB block stays in the process (no
+    re-faulting next step); with MMSEG_PBIP_MALLOC=system glibc gives it back
+    at once."""
     kept, out = released_mib({'MMSEG_PBIP_MALLOC': 'keep'})
     assert 'keep freed memory' in out
     assert kept < 50
@@ -52,11 +51,14 @@ def test_allocator_keeps_freed_memory():
     assert 'MMSEG_PBIP_MALLOC=system' in out
     assert given_back > 250
     _, out = released_mib({
-        'MMSEG_PBIP_MALLOC': 'keep',
-        'GLIBC_TUNABLES': 'glibc.malloc.trim_threshold=1000000'
+        'MMSEG_PBIP_MALLOC':
+        'keep',
+        'GLIBC_TUNABLES':
+        'glibc.malloc.trim_threshold=1000000'
     })
     assert 'GLIBC_TUNABLES as given' in out
-    code, out = run(['-c', RSS_SCRIPT], env={'MMSEG_PBIP_MALLOC': 'fast'},
+    code, out = run(['-c', RSS_SCRIPT],
+                    env={'MMSEG_PBIP_MALLOC': 'fast'},
                     check=False)
     assert code != 0 and "must be 'keep' or 'system'" in out
 
@@ -92,8 +94,10 @@ def both_paths(demo_root, options, base=None):
     fast = tiny_pbip(demo_root, **{**base, **options})
     fast.load_state_dict(copy.deepcopy(plain.state_dict()))
     k = [2, 2, 2, 2]
-    protos = torch.randn(sum(k), plain.head.prototype_dim,
-                         generator=torch.Generator().manual_seed(0))
+    protos = torch.randn(
+        sum(k),
+        plain.head.prototype_dim,
+        generator=torch.Generator().manual_seed(0))
     plain.head.set_prototypes(protos, k)
     fast.head.set_prototypes(protos, k)
     gen = torch.Generator().manual_seed(1)
@@ -117,8 +121,8 @@ def assert_same(a, b):
     for key in losses_a:
         assert torch.allclose(losses_a[key], losses_b[key], atol=1e-5), key
     for name in grads_a:
-        assert torch.allclose(grads_a[name], grads_b[name], atol=1e-5,
-                              rtol=1e-4), name
+        assert torch.allclose(
+            grads_a[name], grads_b[name], atol=1e-5, rtol=1e-4), name
 
 
 @pytest.mark.parametrize('options', [
@@ -139,10 +143,12 @@ def test_checkpointed_encoder_pass_has_the_same_maths(demo_root, options):
 
 def test_encoder_autocast_is_bf16_and_close(demo_root):
     """``encoder_autocast='bfloat16'`` runs the encoder's layers in bf16 and
-    returns float32 features; losses and gradients change only by bf16
-    rounding (not the same maths: hence opt-in)."""
-    fast, (losses_a, grads_a), (losses_b, grads_b) = both_paths(
-        demo_root, dict(encoder_autocast='bfloat16'))
+    returns float32 features; losses and gradients change only by bf16 rounding
+    (not the same maths: hence opt-in)."""
+    fast, (losses_a,
+           grads_a), (losses_b,
+                      grads_b) = both_paths(demo_root,
+                                            dict(encoder_autocast='bfloat16'))
     dtypes = []
     linear = next(m for m in fast.image_encoder.modules()
                   if isinstance(m, torch.nn.Linear))
@@ -154,8 +160,8 @@ def test_encoder_autocast_is_bf16_and_close(demo_root):
     assert dtypes == [torch.bfloat16] and feats.dtype == torch.float32
     changed = False
     for key in losses_a:  # bf16 has 8 bits of mantissa: ~0.4 % per op
-        assert torch.allclose(losses_a[key], losses_b[key], rtol=0.05,
-                              atol=1e-3), key
+        assert torch.allclose(
+            losses_a[key], losses_b[key], rtol=0.05, atol=1e-3), key
         changed |= not torch.equal(losses_a[key], losses_b[key])
     assert changed  # it did run in another precision
     for name in grads_a:
@@ -176,8 +182,8 @@ def test_encoder_autocast_survives_recomputation(demo_root):
 def test_compile_failure_falls_back_to_eager(demo_root):
     """An encoder that cannot be compiled runs eagerly (with a warning)."""
     plain = tiny_pbip(demo_root)
-    broken = tiny_pbip(demo_root,
-                       encoder_compile=dict(backend='no_such_backend'))
+    broken = tiny_pbip(
+        demo_root, encoder_compile=dict(backend='no_such_backend'))
     images = torch.rand(3, 3, 64, 64)
     out = broken.match_loss.encode(broken.image_encoder, images)
     assert broken.match_loss._compiled['run'] is broken.image_encoder
@@ -196,15 +202,17 @@ def test_bad_chunk_refused():
 def test_benchmark_phase_table(demo_root, tmp_path):
     opts = tiny_pbip_options(demo_root, str(tmp_path / 'work'))
     tool = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_train.py')
-    _, log = run([tool, PBIP_DEMO, '--iters', '2', '--warmup', '1',
-                  '--profile', str(tmp_path / 'prof')] + cfg_options(opts))
+    _, log = run([
+        tool, PBIP_DEMO, '--iters', '2', '--warmup', '1', '--profile',
+        str(tmp_path / 'prof')
+    ] + cfg_options(opts))
     total = float(re.search(r'\(([\d.]+) s/iter\)', log).group(1))
     rows = dict(
         re.findall(r'^(\S[^\n]*?)\s+(-?[\d.]+)\s+-?[\d.]+%$', log, re.M))
     for phase in ('data wait', 'preprocessing', 'backbone forward',
                   'head forward', 'FG/BG image construction',
-                  'encoder forward (FG/BG)', 'backward', 'optimiser',
-                  'hooks', 'losses (rest of forward)'):
+                  'encoder forward (FG/BG)', 'backward', 'optimiser', 'hooks',
+                  'losses (rest of forward)'):
         assert phase in rows, (phase, log[-3000:])
     # no phase counted twice: what is left over ('other') is not negative
     assert all(float(v) >= 0 for v in rows.values()), rows
@@ -215,10 +223,11 @@ def test_benchmark_phase_table(demo_root, tmp_path):
     assert 'keep freed memory' in log
     assert osp.getsize(tmp_path / 'prof' / 'trace.json') > 0
     for mode in ('test', 'pseudo'):
-        _, log = run([tool, PBIP_DEMO, '--mode', mode, '--iters', '1',
-                      '--warmup', '0'] + cfg_options(opts))
+        _, log = run(
+            [tool, PBIP_DEMO, '--mode', mode, '--iters', '1', '--warmup', '0'
+             ] + cfg_options(opts))
         assert re.search(r'throughput: [\d.]+ images/s', log), log[-2000:]
-        rows = dict(re.findall(r'^(\S[^\n]*?)\s+(-?[\d.]+)\s+-?[\d.]+%$',
-                               log, re.M))
+        rows = dict(
+            re.findall(r'^(\S[^\n]*?)\s+(-?[\d.]+)\s+-?[\d.]+%$', log, re.M))
         assert 'inference' in rows and 'backbone forward' not in rows
         assert all(float(v) >= 0 for v in rows.values()), rows

@@ -7,13 +7,12 @@ import re
 import numpy as np
 import pytest
 import torch
-from utils import (PBIP_DEMO, STAGE2_DEMO, tiny_pbip_options,
-                      tiny_stage2_options)
 from mmengine.config import Config
 from mmengine.runner import Runner, load_checkpoint
 from mmseg.registry import DATASETS, MODELS
 from PIL import Image
-from utils import cfg_options, run
+from utils import (PBIP_DEMO, STAGE2_DEMO, cfg_options, run, tiny_pbip_options,
+                   tiny_stage2_options)
 
 from mmseg_pbip.apis import generate_pseudo_labels
 from mmseg_pbip.image_bank import load_image_bank
@@ -49,8 +48,7 @@ def test_interrupted_pseudo_labels_resume(demo_root, tmp_path):
     model, dataset = pseudo_label_setup(cfg, ckpt)
     full = str(tmp_path / 'full')
     stats = generate_pseudo_labels(model, dataset, full, batch_size=4)
-    assert stats == dict(total=len(dataset), written=len(dataset),
-                         skipped=0)
+    assert stats == dict(total=len(dataset), written=len(dataset), skipped=0)
 
     part = str(tmp_path / 'part')
 
@@ -59,8 +57,8 @@ def test_interrupted_pseudo_labels_resume(demo_root, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        generate_pseudo_labels(model, dataset, part, batch_size=4,
-                               on_batch=stop)
+        generate_pseudo_labels(
+            model, dataset, part, batch_size=4, on_batch=stop)
     assert len(os.listdir(part)) == 8
     # a half-written temporary file of a killed run is cleaned up
     with open(osp.join(part, '.tmp-half.png'), 'wb') as f:
@@ -82,10 +80,11 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
     opts = tiny_pbip_options(demo_root, str(tmp_path / 'stage1'))
     # default checkpoint: the run's best validation (stage one validated at
     # its last iteration)
-    _, log = run(['tools/generate_pseudo_labels.py', PBIP_DEMO,
-                  '--out-dir', pseudo, '--overlay-dir',
-                  str(tmp_path / 'overlays'), '--num-overlays', '2'] +
-                 cfg_options(opts))
+    _, log = run([
+        'tools/generate_pseudo_labels.py', PBIP_DEMO, '--out-dir', pseudo,
+        '--overlay-dir',
+        str(tmp_path / 'overlays'), '--num-overlays', '2'
+    ] + cfg_options(opts))
     best = osp.join(str(tmp_path / 'stage1'), 'best_mIoU_iter_2.pth')
     assert osp.isfile(best) and f'{best} -> {pseudo}' in log
     names = sorted(os.listdir(osp.join(demo_root, 'training')))
@@ -102,19 +101,24 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
     run(['tools/train.py', STAGE2_DEMO] + cfg_options(opts2))
     ckpt2 = osp.join(work2, 'iter_2.pth')
     assert osp.isfile(ckpt2)
-    _, log = run(['tools/test.py', STAGE2_DEMO, ckpt2, '--work-dir',
-                  osp.join(work2, 'test')] + cfg_options(opts2))
+    _, log = run([
+        'tools/test.py', STAGE2_DEMO, ckpt2, '--work-dir',
+        osp.join(work2, 'test')
+    ] + cfg_options(opts2))
     # --tta on stage two: MMSeg's SegTTAModel path, with the config's own
     # histology preprocessor (not the ImageNet one of MMSeg's base)
-    _, log_tta = run(['tools/test.py', STAGE2_DEMO, ckpt2, '--tta',
-                      '--work-dir', str(tmp_path / 'stage2_tta')] +
-                     cfg_options(opts2))
+    _, log_tta = run([
+        'tools/test.py', STAGE2_DEMO, ckpt2, '--tta', '--work-dir',
+        str(tmp_path / 'stage2_tta')
+    ] + cfg_options(opts2))
     plain = float(re.search(r'mIoU: (\d+\.\d+)', log).group(1))
     tta = float(re.search(r'mIoU: (\d+\.\d+)', log_tta).group(1))
     assert abs(plain - tta) < 10, (plain, tta)
-    _, report = run(['tools/analysis_tools/multi_seed_report.py', 'collect',
-                     work2, '--names', 'stage two', '--out',
-                     str(tmp_path / 'summary.json')])
+    _, report = run([
+        'tools/analysis_tools/multi_seed_report.py', 'collect', work2,
+        '--names', 'stage two', '--out',
+        str(tmp_path / 'summary.json')
+    ])
     assert '| stage two | 1 |' in report
     assert '± n/a' in report and '± 0.00' not in report  # one seed
     for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
@@ -147,8 +151,7 @@ def test_overlay_panels(tmp_path):
     Image.fromarray(wide).save(img)
     mask = np.zeros((40, 120), np.int64)
     mask[:, 60:] = 4
-    save_overlay(str(tmp_path / 'o'), img, mask, palette, None,
-                 classes=names)
+    save_overlay(str(tmp_path / 'o'), img, mask, palette, None, classes=names)
     out = np.asarray(Image.open(str(tmp_path / 'o' / 'a_overlay.png')))
     assert out.shape[0] > 40 and out.shape[1] == 240
     assert (out[:40, :120] == 100).all()  # the panels are unchanged
@@ -168,37 +171,48 @@ def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
                    'mask2former_swin-t_1xb8-150iters_demo-pseudo.py')
     work1, work2 = str(tmp_path / 's1'), str(tmp_path / 's2')
     base = {
-        k: v for k, v in tiny_segformer_options(demo_root, work1).items()
+        k: v
+        for k, v in tiny_segformer_options(demo_root, work1).items()
         if not k.startswith('model.')
     }
-    opts1 = dict(base, **{'model.data_preprocessor.size': (64, 64),
-                          'model.tta_flips': [False]})
+    opts1 = dict(
+        base, **{
+            'model.data_preprocessor.size': (64, 64),
+            'model.tta_flips': [False]
+        })
     run(['tools/train.py', pscl] + cfg_options(opts1))
     ckpt = osp.join(work1, 'iter_2.pth')
     # --tta on a PSCL (CAM) model: the pipeline's flips, mean CAMs
-    _, log = run(['tools/test.py', pscl, ckpt, '--tta', '--work-dir',
-                  str(tmp_path / 's1_tta')] + cfg_options(opts1))
+    _, log = run([
+        'tools/test.py', pscl, ckpt, '--tta', '--work-dir',
+        str(tmp_path / 's1_tta')
+    ] + cfg_options(opts1))
     assert re.search(r'mIoU: \d+\.\d+', log)
     pseudo = str(tmp_path / 'pseudo')
-    run(['tools/generate_pseudo_labels.py', pscl, ckpt, '--out-dir', pseudo]
-        + cfg_options(opts1))
+    run(['tools/generate_pseudo_labels.py', pscl, ckpt, '--out-dir', pseudo] +
+        cfg_options(opts1))
     assert len(os.listdir(pseudo)) == len(
         os.listdir(osp.join(demo_root, 'training')))
-    opts2 = dict(base, **{
-        'work_dir': work2,
-        'model.data_preprocessor.size': (64, 64),
-        'model.backbone.init_cfg.checkpoint': ckpt,
-        'train_dataloader.dataset.data_prefix.seg_map_path': pseudo,
-    })
+    opts2 = dict(
+        base, **{
+            'work_dir': work2,
+            'model.data_preprocessor.size': (64, 64),
+            'model.backbone.init_cfg.checkpoint': ckpt,
+            'train_dataloader.dataset.data_prefix.seg_map_path': pseudo,
+        })
     _, log = run(['tools/train.py', m2f] + cfg_options(opts2))
     assert 'pretrained weights from: model.backbone.init_cfg' in log
-    _, log = run(['tools/test.py', m2f, osp.join(work2, 'iter_2.pth'),
-                  '--work-dir', osp.join(work2, 'test')] +
-                 cfg_options(opts2))
+    _, log = run([
+        'tools/test.py', m2f,
+        osp.join(work2, 'iter_2.pth'), '--work-dir',
+        osp.join(work2, 'test')
+    ] + cfg_options(opts2))
     for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
         assert f'{key}: ' in log
     # --tta on Mask2Former: MMSeg's SegTTAModel
-    _, log = run(['tools/test.py', m2f, osp.join(work2, 'iter_2.pth'),
-                  '--tta', '--work-dir', osp.join(work2, 'test_tta')] +
-                 cfg_options(opts2))
+    _, log = run([
+        'tools/test.py', m2f,
+        osp.join(work2, 'iter_2.pth'), '--tta', '--work-dir',
+        osp.join(work2, 'test_tta')
+    ] + cfg_options(opts2))
     assert re.search(r'mIoU: \d+\.\d+', log)

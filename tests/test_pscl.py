@@ -5,11 +5,11 @@ import os.path as osp
 
 import pytest
 import torch
-from utils import REPO, quadrant_mask
 from mmengine.config import Config
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
-from mmengine.structures import PixelData
+from utils import REPO, quadrant_mask
 
 from mmseg_pbip.models import PSCLLoss, SupConLoss
 
@@ -25,8 +25,8 @@ def supcon_reference(feats, labels, t):
         pos = [p for p in range(len(z)) if p != i and labels[p] == labels[i]]
         if not pos:
             continue
-        denom = sum(math.exp(float(z[i] @ z[a]) / t) for a in range(len(z))
-                    if a != i)
+        denom = sum(
+            math.exp(float(z[i] @ z[a]) / t) for a in range(len(z)) if a != i)
         losses.append(-sum(
             math.log(math.exp(float(z[i] @ z[p]) / t) / denom)
             for p in pos) / len(pos))
@@ -74,23 +74,28 @@ def test_all_features_filtered_gives_zero_and_finite_grad():
     assert out['loss_pscl'].item() == 0
     out['loss_pscl'].backward()
     assert torch.isfinite(feats.grad).all()
-    assert all(torch.isfinite(p.grad).all()
-               for p in loss.projector.parameters())
+    assert all(
+        torch.isfinite(p.grad).all() for p in loss.projector.parameters())
 
 
 def tiny_batch(labels, size=64, with_seg=False):
     samples = []
     for label in labels:
-        s = SegDataSample(metainfo=dict(img_shape=(size, size),
-                                        ori_shape=(size, size),
-                                        pad_shape=(size, size)))
+        s = SegDataSample(
+            metainfo=dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size)))
         s.gt_cls_label = torch.tensor(label, dtype=torch.float32)
         if with_seg:
-            s.gt_sem_seg = PixelData(data=torch.from_numpy(
-                quadrant_mask((0, 1, 4, 2), size)).long()[None])
+            s.gt_sem_seg = PixelData(
+                data=torch.from_numpy(quadrant_mask((0, 1, 4,
+                                                     2), size)).long()[None])
         samples.append(s)
-    inputs = [torch.randint(0, 200, (3, size, size), dtype=torch.uint8)
-              for _ in labels]
+    inputs = [
+        torch.randint(0, 200, (3, size, size), dtype=torch.uint8)
+        for _ in labels
+    ]
     return dict(inputs=inputs, data_samples=samples)
 
 
@@ -109,11 +114,11 @@ def test_stage_one_training_step(pscl):
     model = build(PSCL_DEMO, **overrides)
     optim = torch.optim.SGD(model.parameters(), lr=0.01)
     before = model.head.classifier.weight.detach().clone()
-    data = model.data_preprocessor(tiny_batch([[1, 0, 1, 0], [0, 1, 0, 0]]),
-                                   True)
+    data = model.data_preprocessor(
+        tiny_batch([[1, 0, 1, 0], [0, 1, 0, 0]]), True)
     losses = model.loss(**data)
-    assert set(losses) == ({'loss_mlsm', 'loss_pscl'} if pscl else
-                           {'loss_mlsm'})
+    assert set(losses) == ({'loss_mlsm', 'loss_pscl'}
+                           if pscl else {'loss_mlsm'})
     sum(losses.values()).backward()
     optim.step()
     assert not torch.equal(before, model.head.classifier.weight)
@@ -126,6 +131,7 @@ def test_stage_one_training_step(pscl):
 
 def test_stage_two_mask2former_training_step():
     import mmdet.models  # noqa: F401  (Mask2Former's components)
+
     # backbone from random weights here (the config starts it from the
     # stage-one checkpoint, which test_pipeline_e2e-style runs produce)
     cfg = Config.fromfile(M2F_DEMO)

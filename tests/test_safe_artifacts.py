@@ -1,14 +1,14 @@
-"""Crafted files never run; mismatched banks and checkpoints are clear
-errors naming the file, not shape exceptions deep in torch."""
+"""Crafted files never run; mismatched banks and checkpoints are clear errors
+naming the file, not shape exceptions deep in torch."""
 import os
 import os.path as osp
 
 import pytest
 import torch
-from utils import (PBIP_DEMO, SEGFORMER_DEMO, cfg_options, run,
-                      tiny_pbip_options, tiny_segformer_options)
 from mmengine.config import Config
 from mmengine.runner import Runner
+from utils import (PBIP_DEMO, SEGFORMER_DEMO, cfg_options, run,
+                   tiny_pbip_options, tiny_segformer_options)
 
 from mmseg_pbip.utils import safe_load
 
@@ -35,16 +35,19 @@ def segformer_ckpt(demo_root, tmp_path_factory):
 
 def test_crafted_checkpoint_through_the_test_tool(demo_root, tmp_path):
     """tools/test.py with a checkpoint whose unpickling runs a command:
+
     refused, even with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 (MMEngine's own
     loader calls torch.load without weights_only, which that variable turns
-    into full unpickling; ours passes weights_only=True)."""
+    into full unpickling; ours passes weights_only=True).
+    """
     marker = tmp_path / 'ran'
     evil = str(tmp_path / 'evil.pth')
     torch.save({'state_dict': {}, 'meta': SystemPayload(marker)}, evil)
     opts = tiny_segformer_options(demo_root, str(tmp_path / 'w'))
-    code, out = run(['tools/test.py', SEGFORMER_DEMO, evil] +
-                    cfg_options(opts), check=False,
-                    env={'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1'})
+    code, out = run(
+        ['tools/test.py', SEGFORMER_DEMO, evil] + cfg_options(opts),
+        check=False,
+        env={'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD': '1'})
     assert code != 0
     assert f'checkpoint {evil} cannot be loaded safely' in out
     assert not marker.exists()
@@ -110,31 +113,47 @@ def test_bank_of_another_encoder_or_classes(demo_root, tmp_path):
     pbip_runner(demo_root, work_dir).train()  # builds w/bank.pth
     bank = osp.join(work_dir, 'bank.pth')
     # same encoder type and size, other weights
-    runner = pbip_runner(demo_root, str(tmp_path / 'a'), **{
-        'custom_hooks.1.bank_file': bank,
-        'model.image_encoder.projection_seed': 7})
+    runner = pbip_runner(
+        demo_root, str(tmp_path / 'a'), **{
+            'custom_hooks.1.bank_file': bank,
+            'model.image_encoder.projection_seed': 7
+        })
     with pytest.raises(ValueError, match='built with MedCLIPVisionEncoder') \
             as err:
         runner.train()
     assert str(err.value).startswith(bank)
     # another encoder type (CLIP), another feature size
-    clip = dict(_delete_=True, type='CLIPVisionEncoder',
-                allow_random_init=True,
-                hf_config=dict(image_size=56, patch_size=28, hidden_size=16,
-                               intermediate_size=16, num_hidden_layers=1,
-                               num_attention_heads=1, projection_dim=32))
-    with pytest.raises(ValueError, match='512-d, the configured encoder '
-                       'gives 32-d'):
-        pbip_runner(demo_root, str(tmp_path / 'b'), **{
-            'custom_hooks.1.bank_file': bank,
-            'model.head.prototype_dim': 32,
-            'model.image_encoder': clip}).train()
+    clip = dict(
+        _delete_=True,
+        type='CLIPVisionEncoder',
+        allow_random_init=True,
+        hf_config=dict(
+            image_size=56,
+            patch_size=28,
+            hidden_size=16,
+            intermediate_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            projection_dim=32))
+    with pytest.raises(
+            ValueError, match='512-d, the configured encoder '
+            'gives 32-d'):
+        pbip_runner(
+            demo_root, str(tmp_path / 'b'), **{
+                'custom_hooks.1.bank_file': bank,
+                'model.head.prototype_dim': 32,
+                'model.image_encoder': clip
+            }).train()
     clip['hf_config']['projection_dim'] = 512
-    with pytest.raises(ValueError, match='built with MedCLIPVisionEncoder.*'
-                       'the config.s encoder is CLIPVisionEncoder'):
-        pbip_runner(demo_root, str(tmp_path / 'c'), **{
-            'custom_hooks.1.bank_file': bank,
-            'model.image_encoder': clip}).train()
+    with pytest.raises(
+            ValueError,
+            match='built with MedCLIPVisionEncoder.*'
+            'the config.s encoder is CLIPVisionEncoder'):
+        pbip_runner(
+            demo_root, str(tmp_path / 'c'), **{
+                'custom_hooks.1.bank_file': bank,
+                'model.image_encoder': clip
+            }).train()
     # other class names
     data = safe_load(bank)
     data['class_names'] = ['Tumor', 'Necrosis', 'Lymph', 'Stroma']

@@ -8,13 +8,15 @@ import re
 import numpy as np
 import pytest
 from utils import (REPO, SEGFORMER_DEMO, cfg_options, run,
-                      tiny_segformer_options)
+                   tiny_segformer_options)
 
 
 def test_generate_demo_data(tmp_path):
     out = str(tmp_path / 'demo')
-    args = ['tools/generate_demo_data.py', out, '--num-train', '6',
-            '--num-val', '2', '--num-test', '2', '--size', '48']
+    args = [
+        'tools/generate_demo_data.py', out, '--num-train', '6', '--num-val',
+        '2', '--num-test', '2', '--size', '48'
+    ]
     _, log = run(args)
     assert 'wrote' in log
     names = sorted(os.listdir(osp.join(out, 'training')))
@@ -57,14 +59,14 @@ def test_train_resume_and_test(demo_root, tmp_path):
 def test_random_init_must_be_explicit(demo_root, tmp_path):
     opts = tiny_segformer_options(demo_root, str(tmp_path / 'w'))
     opts['allow_random_init'] = False
-    code, log = run(['tools/train.py', SEGFORMER_DEMO] + cfg_options(opts),
-                    check=False)
+    code, log = run(
+        ['tools/train.py', SEGFORMER_DEMO] + cfg_options(opts), check=False)
     assert code != 0 and 'allow_random_init=True' in log
 
 
 def test_external_project_config_with_stock_mmseg_tool(demo_root, tmp_path):
-    """Another MMSeg project inherits our _base_ files and trains with
-    MMSeg's own tools/train.py, registering us through custom_imports."""
+    """Another MMSeg project inherits our _base_ files and trains with MMSeg's
+    own tools/train.py, registering us through custom_imports."""
     project = tmp_path / 'my_project'
     project.mkdir()
     base = osp.join(REPO, 'configs', '_base_')
@@ -98,22 +100,23 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False,
                                      interval=2))
 ''')
     import mmseg
-    stock_train = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools',
-                           'train.py')
+    stock_train = osp.join(
+        osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
     opts = tiny_segformer_options(demo_root, str(tmp_path / 'work'))
     for key in ('param_scheduler.0.end', 'train_cfg.max_iters',
                 'train_cfg.val_interval', 'default_hooks.checkpoint.interval'):
         opts.pop(key)
-    _, log = run([stock_train, str(project / 'my_config.py')] +
-                 cfg_options(opts), cwd=str(project))
+    _, log = run(
+        [stock_train, str(project / 'my_config.py')] + cfg_options(opts),
+        cwd=str(project))
     assert osp.isfile(str(tmp_path / 'work' / 'iter_2.pth'))
     assert re.search(r'mIoU: \d+\.\d+', log)
 
 
 def offline_weights(node):
-    """Replace every weight file of a model config by random init, as a
-    test without the files must (``allow_random_init`` where the component
-    asks for it); returns how many were replaced."""
+    """Replace every weight file of a model config by random init, as a test
+    without the files must (``allow_random_init`` where the component asks for
+    it); returns how many were replaced."""
     import inspect
 
     from mmseg.registry import MODELS
@@ -143,12 +146,13 @@ def offline_weights(node):
     return replaced + own
 
 
-@pytest.mark.parametrize('config', sorted(
-    glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)))
+@pytest.mark.parametrize(
+    'config',
+    sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)))
 def test_every_config_parses_and_builds(config):
-    """Every config parses; every full config's model builds at its real
-    size (as MMSeg's config test does), weight files replaced by random
-    init, and its classes match the dataset's."""
+    """Every config parses; every full config's model builds at its real size
+    (as MMSeg's config test does), weight files replaced by random init, and
+    its classes match the dataset's."""
     from mmengine.config import Config
     from mmseg.models.segmentors import BaseSegmentor
     from mmseg.registry import DATASETS, MODELS
@@ -160,8 +164,8 @@ def test_every_config_parses_and_builds(config):
     offline_weights(cfg.model)
     model = MODELS.build(cfg.model)
     assert isinstance(model, BaseSegmentor)
-    classes = DATASETS.get(cfg.test_dataloader.dataset.type).METAINFO[
-        'classes']
+    classes = DATASETS.get(
+        cfg.test_dataloader.dataset.type).METAINFO['classes']
     if hasattr(model, 'labels_from_cams'):  # CAM segmentors: tissue only
         assert model.num_classes == len(classes) - 1
     else:
@@ -185,9 +189,11 @@ def test_pbip_tools(demo_root, tmp_path):
     assert 'building the image bank' not in log
     assert f'image bank {bank}' in log
     out = str(tmp_path / 'predictions')
-    _, log = run(['tools/test.py', PBIP_DEMO,
-                  osp.join(work_dir, 'iter_2.pth'), '--work-dir',
-                  str(tmp_path / 'test'), '--out', out] + cfg_options(opts))
+    _, log = run([
+        'tools/test.py', PBIP_DEMO,
+        osp.join(work_dir, 'iter_2.pth'), '--work-dir',
+        str(tmp_path / 'test'), '--out', out
+    ] + cfg_options(opts))
     for key in ('mIoU', 'FwIoU', 'bIoU', 'Dice'):
         assert re.search(rf'{key}: \d+\.\d+', log), key
     # --out: one P-mode PNG per test image, named after it
@@ -200,21 +206,27 @@ def test_pbip_tools(demo_root, tmp_path):
     # --tta: MMSeg's TestTimeAug + HistoTTAModel give the views the config's
     # own test-time flips give, so the same scores and the same PNGs
     out_tta = str(tmp_path / 'predictions_tta')
-    _, log_tta = run(['tools/test.py', PBIP_DEMO,
-                      osp.join(work_dir, 'iter_2.pth'), '--work-dir',
-                      str(tmp_path / 'test_tta'), '--tta', '--out', out_tta] +
-                     cfg_options(opts))
+    _, log_tta = run([
+        'tools/test.py', PBIP_DEMO,
+        osp.join(work_dir, 'iter_2.pth'), '--work-dir',
+        str(tmp_path / 'test_tta'), '--tta', '--out', out_tta
+    ] + cfg_options(opts))
 
     def scores(text):
         line = re.search(r'mIoU: .*', text).group(0)
-        return [kv for kv in re.findall(r'([\w.]+): (\d+\.\d+)', line)
-                if 'time' not in kv[0]]
+        return [
+            kv for kv in re.findall(r'([\w.]+): (\d+\.\d+)', line)
+            if 'time' not in kv[0]
+        ]
 
     assert scores(log_tta) == scores(log)
     for name in images:
-        assert np.array_equal(np.asarray(Image.open(osp.join(out, name))),
-                              np.asarray(Image.open(osp.join(out_tta, name))))
-    _, log = run(['tools/analysis_tools/benchmark_train.py', PBIP_DEMO,
-                  '--iters', '1', '--warmup', '0'] + cfg_options(opts))
+        assert np.array_equal(
+            np.asarray(Image.open(osp.join(out, name))),
+            np.asarray(Image.open(osp.join(out_tta, name))))
+    _, log = run([
+        'tools/analysis_tools/benchmark_train.py', PBIP_DEMO, '--iters', '1',
+        '--warmup', '0'
+    ] + cfg_options(opts))
     assert re.search(r'throughput: [\d.]+ images/s', log)
     assert re.search(r'peak memory: \d+ MiB', log)

@@ -1,5 +1,5 @@
-"""``tools/test.py --tta``: MMSeg's TestTimeAug views merged by
-HistoTTAModel (mean CAMs for the CAM segmentors, SegTTAModel otherwise)."""
+"""``tools/test.py --tta``: MMSeg's TestTimeAug views merged by HistoTTAModel
+(mean CAMs for the CAM segmentors, SegTTAModel otherwise)."""
 import os.path as osp
 
 import numpy as np
@@ -22,8 +22,8 @@ def tta_views(cfg, root):
 
 
 def write_case(tmp_path):
-    """A BCSS-WSSS test split of one 48 x 40 image with glass in a corner and
-    a mask of TUM (0) and LYM (2)."""
+    """A BCSS-WSSS test split of one 48 x 40 image with glass in a corner and a
+    mask of TUM (0) and LYM (2)."""
     rng = np.random.default_rng(0)
     img = rng.integers(0, 200, (48, 40, 3), dtype=np.uint8)  # not square
     img[:6, :6] = 255  # glass in a corner: background by the white rule
@@ -55,8 +55,9 @@ def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
         # expected: every (flip, factor) view computed one by one on the
         # plain input, flipped back, averaged (the released TTA)
         plain = model.data_preprocessor(
-            dict(inputs=[data['inputs'][0][0]],
-                 data_samples=[data['data_samples'][0][0]]), False)
+            dict(
+                inputs=[data['inputs'][0][0]],
+                data_samples=[data['data_samples'][0][0]]), False)
         x = plain['inputs']
         label = plain['data_samples'][0].gt_cls_label[None]
         assert label.tolist() == [[1., 0., 1., 0.]]  # from the mask
@@ -84,8 +85,8 @@ def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
 
 
 def test_other_segmentors_merge_as_mmseg(demo_root, tmp_path):
-    """Stage two (DeepLab): HistoTTAModel is MMSeg's SegTTAModel, mean of
-    the de-flipped softmaxes."""
+    """Stage two (DeepLab): HistoTTAModel is MMSeg's SegTTAModel, mean of the
+    de-flipped softmaxes."""
     from utils import STAGE2_DEMO
     cfg = Config.fromfile(STAGE2_DEMO)
     assert cfg.tta_model.type == 'HistoTTAModel'
@@ -100,12 +101,20 @@ def test_other_segmentors_merge_as_mmseg(demo_root, tmp_path):
     with torch.no_grad():
         out = tta.test_step(data)[0]
         x = model.data_preprocessor(
-            dict(inputs=[data['inputs'][0][0]],
-                 data_samples=[data['data_samples'][0][0]]), False)['inputs']
-        meta = [dict(img_shape=x.shape[-2:], ori_shape=(48, 40),
-                     pad_shape=x.shape[-2:], padding_size=[0, 0, 0, 0])]
-        logits = [model.inference(x, meta)[0],
-                  model.inference(x.flip(-1), meta)[0].flip(-1)]
+            dict(
+                inputs=[data['inputs'][0][0]],
+                data_samples=[data['data_samples'][0][0]]), False)['inputs']
+        meta = [
+            dict(
+                img_shape=x.shape[-2:],
+                ori_shape=(48, 40),
+                pad_shape=x.shape[-2:],
+                padding_size=[0, 0, 0, 0])
+        ]
+        logits = [
+            model.inference(x, meta)[0],
+            model.inference(x.flip(-1), meta)[0].flip(-1)
+        ]
     want = sum(v.softmax(0) for v in logits).argmax(0)
     assert torch.equal(out.pred_sem_seg.data[0], want)
 
@@ -121,7 +130,9 @@ def test_segmentor_keeps_its_own_preprocessor():
     cfg.model.pretrained = None
     histo_mean = list(cfg.model.data_preprocessor.mean)
     tta = MODELS.build(
-        dict(cfg.tta_model, module=cfg.model,
-             data_preprocessor=cfg.data_preprocessor))
+        dict(
+            cfg.tta_model,
+            module=cfg.model,
+            data_preprocessor=cfg.data_preprocessor))
     mean = tta.module.data_preprocessor.mean.flatten().tolist()
     assert mean == pytest.approx(histo_mean)

@@ -13,17 +13,17 @@ from utils import PBIP_DEMO, REPO, run, tiny_pbip_options
 from wsi_helpers import (CLASSES, class_colours, slide_layout,
                          write_colour_model, write_slide)
 
-from mmseg_pbip.apis.wsi import (SlideError, SlideReader, infer_slide,
-                                 make_grid)
+from mmseg_pbip.apis.wsi import SlideError, SlideReader, infer_slide, make_grid
 from mmseg_pbip.apis.wsi.inference import load_segmentor
 
 PALETTE = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
            [255, 255, 255]]
 W, H, MPP = 4096, 3072, 0.25  # level 0; the model runs at 0.5 um/px
 SCALE = 8  # level-0 pixels per output pixel (2 x out_downsample 4)
-ENV = dict(PYTHONPATH=os.pathsep.join(
-    [osp.join(REPO, 'tests')] +
-    [p for p in [os.environ.get('PYTHONPATH')] if p]))
+ENV = dict(
+    PYTHONPATH=os.pathsep.join(
+        [osp.join(REPO, 'tests')] +
+        [p for p in [os.environ.get('PYTHONPATH')] if p]))
 
 
 @pytest.fixture(scope='module')
@@ -51,9 +51,11 @@ def test_slide_through_the_tool(slide, tmp_path):
     """The command users run: IoU against the known layout, and every
     output in the format its readers expect."""
     out = str(tmp_path / 'out')
-    _, log = run(['tools/infer_wsi.py', slide['cfg'], slide['ckpt'],
-                  slide['path'], '--out-dir', out, '--mpp', '0.5',
-                  '--workers', '2', '--no-progress'], env=ENV)
+    _, log = run([
+        'tools/infer_wsi.py', slide['cfg'], slide['ckpt'], slide['path'],
+        '--out-dir', out, '--mpp', '0.5', '--workers', '2', '--no-progress'
+    ],
+                 env=ENV)
     m = re.search(r'(\d+) of (\d+) tiles on tissue', log)
     assert m and 0 < int(m.group(1)) < int(m.group(2))  # glass skipped
     folder = osp.join(out, 'case1')
@@ -89,8 +91,7 @@ def test_slide_through_the_tool(slide, tmp_path):
     with open(osp.join(folder, 'annotations.geojson')) as f:
         gj = json.load(f)
     assert gj['type'] == 'FeatureCollection'
-    names = [f['properties']['classification']['name']
-             for f in gj['features']]
+    names = [f['properties']['classification']['name'] for f in gj['features']]
     assert names == ['TUM', 'STR', 'LYM', 'NEC']
     bands = np.linspace(W // 8, W - W // 8, 5).astype(int)
     for f in gj['features']:
@@ -134,7 +135,7 @@ def test_glass_tiles_are_never_read(slide, tmp_path, monkeypatch):
     stats = infer(colour_model(slide), slide['path'], str(tmp_path / 'o'))
     reader = SlideReader(slide['path'])
     grid = make_grid(reader, 224, 32, 4, mpp=0.5)
-    tile_reads = [r for r in reads if r[3] == (grid.read_size,) * 2]
+    tile_reads = [r for r in reads if r[3] == (grid.read_size, ) * 2]
     assert len(tile_reads) == stats['tissue_tiles'] < stats['tiles']
     side = grid.tile * grid.model_down
     layout = slide['layout']
@@ -165,8 +166,7 @@ def outputs(folder):
 
 def test_killed_run_resumes_to_identical_outputs(slide, tmp_path):
     model = colour_model(slide)
-    whole = infer(model, slide['path'], str(tmp_path / 'whole'),
-                  batch_size=4)
+    whole = infer(model, slide['path'], str(tmp_path / 'whole'), batch_size=4)
 
     def stop(done):
         if done >= 14:
@@ -189,30 +189,38 @@ def test_killed_run_resumes_to_identical_outputs(slide, tmp_path):
     with pytest.raises(ValueError, match='outputs of another run'):
         infer(model, slide['path'], part, batch_size=8)
     with pytest.raises(KeyboardInterrupt):
-        infer(model, slide['path'], part, batch_size=4, overwrite=True,
-              on_batch=stop)
+        infer(
+            model,
+            slide['path'],
+            part,
+            batch_size=4,
+            overwrite=True,
+            on_batch=stop)
     with pytest.raises(ValueError, match='other settings'):
         infer(model, slide['path'], part, batch_size=8)
 
 
 def test_memory_grows_much_less_than_the_slide(slide, tmp_path):
-    """Peak RSS of a run on a slide of 4x the area, against the small one
-    (the benchmark tool in fresh processes, no worker processes)."""
+    """Peak RSS of a run on a slide of 4x the area, against the small one (the
+    benchmark tool in fresh processes, no worker processes)."""
     small = str(tmp_path / 'small.tiff')
     write_slide(small, slide_layout(W // 2, H // 2), MPP, seed=1)
     peaks = []
     for path in (small, slide['path']):
-        _, log = run(['tools/analysis_tools/benchmark_wsi.py', slide['cfg'],
-                      slide['ckpt'], path, '--workers', '0'], env=ENV)
+        _, log = run([
+            'tools/analysis_tools/benchmark_wsi.py', slide['cfg'],
+            slide['ckpt'], path, '--workers', '0'
+        ],
+                     env=ENV)
         peaks.append(float(re.search(r'peak RSS: (\d+) MiB', log).group(1)))
         assert re.search(r'tiles/s: [\d.]+', log)
     assert peaks[1] < 1.4 * peaks[0], peaks
 
 
 def test_tile_loop_memory_is_bounded_by_the_output_width(slide, tmp_path):
-    """Live numpy memory during the tile loop (tracemalloc, sampled after
-    every batch) grows with the slide's width, not its area: far less than
-    full-size accumulators would add."""
+    """Live numpy memory during the tile loop (tracemalloc, sampled after every
+    batch) grows with the slide's width, not its area: far less than full-size
+    accumulators would add."""
     import tracemalloc
     model = colour_model(slide)
     small = str(tmp_path / 'small.tiff')
@@ -223,8 +231,12 @@ def test_tile_loop_memory_is_bounded_by_the_output_width(slide, tmp_path):
         tracemalloc.start()
         try:
             out = str(tmp_path / ('out-' + osp.basename(path)))
-            stats = infer(model, path, out, on_batch=lambda n: seen.append(
-                tracemalloc.get_traced_memory()[0]))
+            stats = infer(
+                model,
+                path,
+                out,
+                on_batch=lambda n: seen.append(tracemalloc.get_traced_memory()[
+                    0]))
         finally:
             tracemalloc.stop()
         peaks.append(max(seen))
@@ -244,11 +256,12 @@ def test_bad_input_is_named(slide, tmp_path):
     # a plain PNG has no resolution: --slide-mpp or --level is needed
     from PIL import Image
     png = str(tmp_path / 'field.png')
-    rgb = write_slide(str(tmp_path / 'tmp.tiff'), slide_layout(768, 512),
-                      MPP, levels=1)
+    rgb = write_slide(
+        str(tmp_path / 'tmp.tiff'), slide_layout(768, 512), MPP, levels=1)
     Image.fromarray(rgb).save(png)
-    with pytest.raises(SlideError, match='field.png: the slide has no '
-                       'resolution metadata'):
+    with pytest.raises(
+            SlideError, match='field.png: the slide has no '
+            'resolution metadata'):
         infer(model, png, str(tmp_path / 'b'))
     stats = infer(model, png, str(tmp_path / 'c'), slide_mpp=MPP)
     assert stats['out_size'] == (768 // SCALE, 512 // SCALE)
@@ -263,17 +276,23 @@ def test_bad_input_is_named(slide, tmp_path):
     state = torch.load(slide['ckpt'], weights_only=True)
     state['meta']['dataset_meta']['classes'] = ('A', 'B', 'C', 'D', 'E')
     torch.save(state, other)
-    with pytest.raises(ValueError, match='other.pth does not fit .*'
-                       r"trained on the classes \['A'"):
+    with pytest.raises(
+            ValueError,
+            match='other.pth does not fit .*'
+            r"trained on the classes \['A'"):
         load_segmentor(cfg, other)
-    _, log = run(['tools/infer_wsi.py', slide['cfg'], slide['ckpt'], png,
-                  '--out-dir', str(tmp_path / 'f')], env=ENV, check=False)
+    _, log = run([
+        'tools/infer_wsi.py', slide['cfg'], slide['ckpt'], png, '--out-dir',
+        str(tmp_path / 'f')
+    ],
+                 env=ENV,
+                 check=False)
     assert 'field.png: the slide has no resolution metadata' in log
 
 
 def test_stage_one_cam_model_on_a_slide(demo_root, tmp_path):
-    """A PBIP stage-one checkpoint maps a slide with every class
-    competing (no image-level label); glass comes from the tissue mask."""
+    """A PBIP stage-one checkpoint maps a slide with every class competing (no
+    image-level label); glass comes from the tissue mask."""
     from mmengine.config import Config
     from mmseg.registry import MODELS
     cfg = Config.fromfile(PBIP_DEMO)
@@ -282,8 +301,10 @@ def test_stage_one_cam_model_on_a_slide(demo_root, tmp_path):
     model.init_weights()
     model.head.set_prototypes(torch.randn(8, 512), (2, 2, 2, 2))
     ckpt = str(tmp_path / 'stage1.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=CLASSES))), ckpt)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=CLASSES))), ckpt)
     cfg.dump(str(tmp_path / 'stage1.py'))
     cfg = Config.fromfile(str(tmp_path / 'stage1.py'))
     model = load_segmentor(cfg, ckpt)  # encoder weights from the checkpoint
@@ -300,8 +321,8 @@ def test_stage_one_cam_model_on_a_slide(demo_root, tmp_path):
 
 
 def test_slides_dealt_to_two_processes(slide, tmp_path):
-    """torchrun (tools/dist_run.sh) with 2 CPU processes: each slide is
-    mapped once, by one process, to the same outputs as one process."""
+    """Torchrun (tools/dist_run.sh) with 2 CPU processes: each slide is mapped
+    once, by one process, to the same outputs as one process."""
     import shutil
     import socket
     import sys
@@ -311,12 +332,17 @@ def test_slides_dealt_to_two_processes(slide, tmp_path):
         s.bind(('127.0.0.1', 0))
         port = str(s.getsockname()[1])
     out = str(tmp_path / 'out')
-    _, log = run([osp.join('tools', 'dist_run.sh'), 'infer_wsi.py', '2',
-                  slide['cfg'], slide['ckpt'], slide['path'], second,
-                  '--out-dir', out, '--mpp', '0.5', '--workers', '0',
-                  '--no-progress'], interpreter='bash',
-                 env=dict(ENV, PYTHON=sys.executable, PORT=port,
-                          OMP_NUM_THREADS='1'))
+    _, log = run([
+        osp.join('tools', 'dist_run.sh'), 'infer_wsi.py', '2', slide['cfg'],
+        slide['ckpt'], slide['path'], second, '--out-dir', out, '--mpp', '0.5',
+        '--workers', '0', '--no-progress'
+    ],
+                 interpreter='bash',
+                 env=dict(
+                     ENV,
+                     PYTHON=sys.executable,
+                     PORT=port,
+                     OMP_NUM_THREADS='1'))
     assert log.count('case1.tiff:') == 1 and log.count('case2.tiff:') == 1
     one = tifffile.imread(osp.join(out, 'case1', 'mask.tiff'))
     two = tifffile.imread(osp.join(out, 'case2', 'mask.tiff'))

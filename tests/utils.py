@@ -15,7 +15,6 @@ from PIL import Image
 
 PALETTE = [255, 0, 0, 0, 255, 0, 0, 0, 255, 153, 0, 255, 255, 255, 255]
 
-
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
@@ -23,8 +22,8 @@ def write_rgb(path, size=(64, 64), seed=0):
     """Write a random RGB PNG of ``size`` (H, W)."""
     os.makedirs(osp.dirname(path), exist_ok=True)
     rng = np.random.default_rng(seed)
-    Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
-        path)
+    Image.fromarray(rng.integers(0, 255, (*size, 3),
+                                 dtype=np.uint8)).save(path)
 
 
 def write_mask(path, mask):
@@ -44,12 +43,14 @@ def quadrant_mask(classes, size=64):
 
 
 def write_eval_split(root, split, masks, img_dir='img', mask_dir='mask'):
-    """Write ``root/split/{img,mask}/case<i>.png`` for each mask (pixels
-    differ from every other split's)."""
+    """Write ``root/split/{img,mask}/case<i>.png`` for each mask (pixels differ
+    from every other split's)."""
     for i, mask in enumerate(masks):
         name = f'case{i}.png'
-        write_rgb(osp.join(root, split, img_dir, name), mask.shape,
-                  seed=zlib.crc32(split.encode()) + i)
+        write_rgb(
+            osp.join(root, split, img_dir, name),
+            mask.shape,
+            seed=zlib.crc32(split.encode()) + i)
         write_mask(osp.join(root, split, mask_dir, name), mask)
 
 
@@ -80,20 +81,17 @@ def tiny_segformer_options(data_root, work_dir, max_iters=2, interval=2):
     }
 
 
-SEGFORMER_DEMO = osp.join(
-    REPO, 'configs', 'segformer',
-    'segformer_mit-b0_1xb8-200iters_demo-fullsup.py')
-
+SEGFORMER_DEMO = osp.join(REPO, 'configs', 'segformer',
+                          'segformer_mit-b0_1xb8-200iters_demo-fullsup.py')
 
 PBIP_DEMO = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_demo.py')
 
 
 def tiny_pbip_options(data_root, work_dir, max_iters=2):
     """``--cfg-options`` that shrink the PBIP demo config for tests."""
-    options = tiny_segformer_options(data_root, work_dir, max_iters,
-                                     interval=max_iters)
-    for key in ('model.decode_head.in_channels',
-                'model.decode_head.channels'):
+    options = tiny_segformer_options(
+        data_root, work_dir, max_iters, interval=max_iters)
+    for key in ('model.decode_head.in_channels', 'model.decode_head.channels'):
         options.pop(key)
     options.update({
         'model.head.in_channels': [8, 16, 40, 64],
@@ -117,8 +115,8 @@ def tiny_stage2_options(data_root, work_dir, pseudo_dir, max_iters=2):
     """``--cfg-options`` that shrink the stage-two demo config for tests."""
     options = {
         k: v
-        for k, v in tiny_segformer_options(data_root, work_dir, max_iters,
-                                           interval=max_iters).items()
+        for k, v in tiny_segformer_options(
+            data_root, work_dir, max_iters, interval=max_iters).items()
         if not k.startswith('model.')
     }
     options.update({
@@ -131,11 +129,11 @@ def tiny_stage2_options(data_root, work_dir, pseudo_dir, max_iters=2):
 
 
 def run(args, cwd=REPO, check=True, env=None, interpreter=sys.executable):
-    """Run ``python ARGS`` (or ``<interpreter> ARGS``, e.g. ``bash``) as a
-    user would; returns (exit code, output)."""
+    """Run ``python ARGS`` (or ``<interpreter> ARGS``, e.g. ``bash``) as a user
+    would; returns (exit code, output)."""
     env = dict(os.environ, PYTHONWARNINGS='ignore', **(env or {}))
-    proc = subprocess.run([interpreter] + args, cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [interpreter] + args, cwd=cwd, env=env, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     if check and proc.returncode != 0:
         raise AssertionError(
@@ -156,8 +154,8 @@ def cfg_options(options):
 
 
 def build_model(demo_root, tmp_path, **model_overrides):
-    """A tiny PBIP model of the demo config with random prototypes (K = 2,
-    1, 2, 1)."""
+    """A tiny PBIP model of the demo config with random prototypes (K = 2, 1,
+    2, 1)."""
     cfg = Config.fromfile(PBIP_DEMO)
     cfg.merge_from_dict(tiny_pbip_options(demo_root, str(tmp_path)))
     cfg.model.update(model_overrides)
@@ -169,15 +167,15 @@ def build_model(demo_root, tmp_path, **model_overrides):
 
 
 def batch(labels, size=64, white_corner=False):
-    """A data batch of random images with the given image-level labels
-    (None: unlabelled)."""
+    """A data batch of random images with the given image-level labels (None
+    for an unlabelled image)."""
     imgs = torch.rand(len(labels), 3, size, size) * 120
     if white_corner:
         imgs[:, :, :8, :8] = 255.
     samples = []
     for label in labels:
-        s = SegDataSample(metainfo=dict(img_shape=(size, size),
-                                        ori_shape=(size, size)))
+        s = SegDataSample(
+            metainfo=dict(img_shape=(size, size), ori_shape=(size, size)))
         if label is not None:
             s.gt_cls_label = torch.tensor(label, dtype=torch.float32)
         samples.append(s)

@@ -23,17 +23,17 @@ from mmseg.registry import MODELS
 
 from mmseg_pbip.datasets.synthetic_he import _texture
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                            'tools'))
-from generate_demo_slide import (paint, slide_layout,  # noqa: E402,F401
-                                 write_slide)
+sys.path.insert(
+    0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools'))
+from generate_demo_slide import (  # noqa: E402,F401 isort: skip
+    paint, slide_layout, write_slide)
 
 CLASSES = ('TUM', 'STR', 'LYM', 'NEC', 'BACK')
 
 
 def class_colours(size: int = 512, seed: int = 0) -> np.ndarray:
-    """Mean RGB colour of each class's texture at the painting size,
-    ``[5, 3]`` in [0, 1]."""
+    """Mean RGB colour of each class's texture at the painting size, ``[5, 3]``
+    in [0, 1]."""
     rng = np.random.default_rng(seed)
     return np.stack([
         np.clip(_texture(rng, c, size), 0, 255).reshape(-1, 3).mean(0) / 255
@@ -50,7 +50,9 @@ class ColourSegmentor(BaseSegmentor):
     averaged over ``pool`` x ``pool`` pixels, in RGB [0, 1].
     """
 
-    def __init__(self, colours, pool: int = 15,
+    def __init__(self,
+                 colours,
+                 pool: int = 15,
                  data_preprocessor=None) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         mu = torch.tensor(colours, dtype=torch.float32)
@@ -62,8 +64,8 @@ class ColourSegmentor(BaseSegmentor):
 
     def extract_feat(self, inputs):
         x = inputs / 255.
-        return F.avg_pool2d(x, self.pool, 1, self.pool // 2,
-                            count_include_pad=False)
+        return F.avg_pool2d(
+            x, self.pool, 1, self.pool // 2, count_include_pad=False)
 
     def encode_decode(self, inputs, batch_img_metas):
         return self.classifier(self.extract_feat(inputs)) * 50
@@ -77,19 +79,20 @@ class ColourSegmentor(BaseSegmentor):
     def predict(self, inputs, data_samples=None):
         logits = self.encode_decode(inputs, None)
         for i, sample in enumerate(data_samples):
-            sample.set_data(dict(
-                seg_logits=PixelData(data=logits[i]),
-                pred_sem_seg=PixelData(data=logits[i].argmax(0)[None])))
+            sample.set_data(
+                dict(
+                    seg_logits=PixelData(data=logits[i]),
+                    pred_sem_seg=PixelData(data=logits[i].argmax(0)[None])))
         return data_samples
 
 
 def write_colour_model(tmp_dir: str, colours) -> tuple:
-    """A config and a checkpoint of the colour classifier (BCSS-WSSS
-    classes), as files a user would pass to ``tools/infer_wsi.py``."""
+    """A config and a checkpoint of the colour classifier (BCSS-WSSS classes),
+    as files a user would pass to ``tools/infer_wsi.py``."""
     cfg_path = osp.join(tmp_dir, 'colour_seg.py')
     here = osp.dirname(osp.abspath(__file__))
-    base = osp.join(osp.dirname(here), 'configs', '_base_', 'datasets',
-                    'bcss-wsss.py')
+    base = osp.join(
+        osp.dirname(here), 'configs', '_base_', 'datasets', 'bcss-wsss.py')
     with open(cfg_path, 'w') as f:
         f.write(f'''_base_ = [{base!r}]
 custom_imports = dict(imports=['mmseg_pbip', 'wsi_helpers'],
@@ -103,6 +106,8 @@ model = dict(
 ''')
     model = ColourSegmentor(colours)
     ckpt = osp.join(tmp_dir, 'colour_seg.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=CLASSES))), ckpt)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=CLASSES))), ckpt)
     return cfg_path, ckpt

@@ -35,21 +35,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--out', help='bank file (default: the hook\'s)')
-    parser.add_argument('--device',
-                        help='default: this process\'s GPU, else the CPU')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument(
+        '--device', help='default: this process\'s GPU, else the CPU')
+    parser.add_argument(
+        '--launcher',
+        default='none',
+        choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args()
     cfg = load_tool_config(args.config, args.cfg_options)
     init_launcher(args.launcher, cfg)
-    hooks = [h for h in cfg.get('custom_hooks', [])
-             if h.get('type') == 'ImageBankHook']
+    hooks = [
+        h for h in cfg.get('custom_hooks', [])
+        if h.get('type') == 'ImageBankHook'
+    ]
     if not hooks and not args.out:
         raise SystemExit(f'{args.config}: no ImageBankHook in custom_hooks; '
                          'give --out')
-    hook = HOOKS.build(hooks[0] if hooks else dict(
-        type='ImageBankHook', bank_file=args.out))
+    hook = HOOKS.build(
+        hooks[0] if hooks else dict(type='ImageBankHook', bank_file=args.out))
     out = args.out or hook.bank_file or osp.join(
         tool_work_dir(cfg, args.config), 'image_bank.pth')
     encoder = MODELS.build(cfg.model.image_encoder).to(

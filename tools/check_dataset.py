@@ -31,22 +31,30 @@ from mmseg_pbip.utils import atomic_path, load_tool_config
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
-    parser.add_argument('--workers', type=int,
-                        default=min(8, os.cpu_count() or 1),
-                        help='processes decoding files (default: cores, '
-                        'at most 8)')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=min(8,
+                    os.cpu_count() or 1),
+        help='processes decoding files (default: cores, '
+        'at most 8)')
     parser.add_argument('--out', help='also write the full report as JSON')
-    parser.add_argument('--strict', action='store_true',
-                        help='exit 1 on warnings too')
-    parser.add_argument('--max-per-message', type=int, default=20,
-                        help='files printed per kind of problem (0: all)')
+    parser.add_argument(
+        '--strict', action='store_true', help='exit 1 on warnings too')
+    parser.add_argument(
+        '--max-per-message',
+        type=int,
+        default=20,
+        help='files printed per kind of problem (0: all)')
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     cfg = load_tool_config(args.config, args.cfg_options)
-    report = check_config_datasets(cfg, workers=args.workers,
-                                   progress=not args.no_progress,
-                                   config_name=args.config)
+    report = check_config_datasets(
+        cfg,
+        workers=args.workers,
+        progress=not args.no_progress,
+        config_name=args.config)
     print(report.format_text(args.max_per_message))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -57,9 +57,8 @@ def main():
     if args.overwrite and osp.isdir(args.out_dir):
         shutil.rmtree(args.out_dir)
     start = time.time()
-    summary = write_demo_dataset(
-        args.out_dir, args.num_train, args.num_val, args.num_test, args.size,
-        args.seed)
+    summary = write_demo_dataset(args.out_dir, args.num_train, args.num_val,
+                                 args.num_test, args.size, args.seed)
     print(f'wrote {summary["counts"]} patches of {args.size}x{args.size} to '
           f'{args.out_dir} in {time.time() - start:.1f} s; training patches '
           f'per class: {summary["train_class_counts"]}')

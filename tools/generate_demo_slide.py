@@ -46,15 +46,18 @@ def paint(layout: np.ndarray, seed: int = 0, block: int = 512) -> np.ndarray:
             part = layout[y:y + block, x:x + block]
             for c in np.unique(part):
                 if c not in textures or rng.random() < 0.5:
-                    textures[c] = np.clip(_texture(rng, int(c), block), 0,
-                                          255).astype(np.uint8)
+                    textures[c] = np.clip(
+                        _texture(rng, int(c), block), 0, 255).astype(np.uint8)
                 tex = textures[c][:part.shape[0], :part.shape[1]]
                 rgb[y:y + block, x:x + block][part == c] = tex[part == c]
     return rgb
 
 
-def write_slide(path: str, layout: np.ndarray, mpp: float = 0.25,
-                levels: int = 3, seed: int = 0,
+def write_slide(path: str,
+                layout: np.ndarray,
+                mpp: float = 0.25,
+                levels: int = 3,
+                seed: int = 0,
                 resolution: bool = True) -> np.ndarray:
     """Write the painted layout as a pyramidal tiled TIFF; returns RGB."""
     import tifffile
@@ -65,11 +68,16 @@ def write_slide(path: str, layout: np.ndarray, mpp: float = 0.25,
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp) as tw:
         for lvl in range(levels):
             d = 2**lvl
-            extra = dict(resolution=(1e4 / (mpp * d), 1e4 / (mpp * d)),
-                         resolutionunit='CENTIMETER') if resolution else {}
-            tw.write(rgb[::d, ::d], tile=(256, 256), photometric='rgb',
-                     compression='zlib', subfiletype=1 if lvl else 0,
-                     **extra)
+            extra = dict(
+                resolution=(1e4 / (mpp * d), 1e4 / (mpp * d)),
+                resolutionunit='CENTIMETER') if resolution else {}
+            tw.write(
+                rgb[::d, ::d],
+                tile=(256, 256),
+                photometric='rgb',
+                compression='zlib',
+                subfiletype=1 if lvl else 0,
+                **extra)
     return rgb
 
 

@@ -50,25 +50,31 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument(
-        'checkpoint', nargs='?',
+        'checkpoint',
+        nargs='?',
         help='default: the best_*.pth of --work-dir (best validation)')
     parser.add_argument(
         '--work-dir', help='the training run (default: work_dirs/<config>)')
     parser.add_argument('--out-dir')
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--device',
-                        help='default: this process\'s GPU, else the CPU')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument(
+        '--device', help='default: this process\'s GPU, else the CPU')
+    parser.add_argument(
+        '--launcher',
+        default='none',
+        choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--overlay-dir')
     parser.add_argument('--num-overlays', type=int, default=16)
     crf = parser.add_mutually_exclusive_group()
     crf.add_argument(
-        '--crf', action='store_true',
+        '--crf',
+        action='store_true',
         help="dense CRF refinement (the config's pseudo_label_crf, or the "
         'defaults)')
-    crf.add_argument('--no-crf', action='store_true',
-                     help="no CRF even if the config sets pseudo_label_crf")
+    crf.add_argument(
+        '--no-crf',
+        action='store_true',
+        help="no CRF even if the config sets pseudo_label_crf")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
 
@@ -97,7 +103,11 @@ def main():
     model.to(local_device(args.device)).eval()
     start = time.time()
     stats = generate_pseudo_labels(
-        model, dataset, out_dir, args.batch_size, args.overlay_dir,
+        model,
+        dataset,
+        out_dir,
+        args.batch_size,
+        args.overlay_dir,
         args.num_overlays if args.overlay_dir else 0,
         tta=bool(cfg.get('pseudo_label_tta', False)))
     if is_main_process():

@@ -48,32 +48,49 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint')
     parser.add_argument('slides', nargs='+', metavar='SLIDE')
     parser.add_argument('--out-dir', required=True)
-    parser.add_argument('--mpp', type=float,
-                        help="um/px the model runs at (default: the "
-                        "config's wsi_mpp)")
-    parser.add_argument('--slide-mpp', type=float,
-                        help='level-0 um/px of slides without metadata')
-    parser.add_argument('--level', type=int,
-                        help='run on this slide level as it is')
-    parser.add_argument('--tile', type=int,
-                        help="tile side (default: the config's crop size)")
+    parser.add_argument(
+        '--mpp',
+        type=float,
+        help="um/px the model runs at (default: the "
+        "config's wsi_mpp)")
+    parser.add_argument(
+        '--slide-mpp',
+        type=float,
+        help='level-0 um/px of slides without metadata')
+    parser.add_argument(
+        '--level', type=int, help='run on this slide level as it is')
+    parser.add_argument(
+        '--tile', type=int, help="tile side (default: the config's crop size)")
     parser.add_argument('--overlap', type=int, default=32)
-    parser.add_argument('--out-downsample', type=int, default=4,
-                        help='model pixels per output pixel')
-    parser.add_argument('--window', default='gaussian',
-                        choices=['gaussian', 'ramp', 'flat'])
+    parser.add_argument(
+        '--out-downsample',
+        type=int,
+        default=4,
+        help='model pixels per output pixel')
+    parser.add_argument(
+        '--window', default='gaussian', choices=['gaussian', 'ramp', 'flat'])
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--workers', type=int, default=2,
-                        help='data-loader processes reading tiles')
-    parser.add_argument('--min-area', type=float, default=0.,
-                        help='smallest polygon part in the GeoJSON, um^2')
-    parser.add_argument('--device',
-                        help="default: this process's GPU, else the CPU")
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=2,
+        help='data-loader processes reading tiles')
+    parser.add_argument(
+        '--min-area',
+        type=float,
+        default=0.,
+        help='smallest polygon part in the GeoJSON, um^2')
+    parser.add_argument(
+        '--device', help="default: this process's GPU, else the CPU")
+    parser.add_argument(
+        '--launcher',
+        default='none',
+        choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--overwrite', action='store_true')
-    parser.add_argument('--tta', action='store_true',
-                        help="a CAM model's test-time views (slower)")
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help="a CAM model's test-time views (slower)")
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
@@ -104,18 +121,28 @@ def main(argv=None):
         name = osp.splitext(osp.basename(slide))[0]
         try:
             stats = infer_slide(
-                model, slide, osp.join(args.out_dir, name),
-                classes=list(meta['classes']), palette=meta['palette'],
-                background_index=int(meta['background_index']), mpp=mpp,
-                slide_mpp=args.slide_mpp, level=args.level,
-                tile=args.tile or default_tile(cfg), overlap=args.overlap,
-                out_down=args.out_downsample, window=args.window,
-                batch_size=args.batch_size, num_workers=args.workers,
-                min_area=args.min_area, overwrite=args.overwrite,
+                model,
+                slide,
+                osp.join(args.out_dir, name),
+                classes=list(meta['classes']),
+                palette=meta['palette'],
+                background_index=int(meta['background_index']),
+                mpp=mpp,
+                slide_mpp=args.slide_mpp,
+                level=args.level,
+                tile=args.tile or default_tile(cfg),
+                overlap=args.overlap,
+                out_down=args.out_downsample,
+                window=args.window,
+                batch_size=args.batch_size,
+                num_workers=args.workers,
+                min_area=args.min_area,
+                overwrite=args.overwrite,
                 tta=args.tta,
                 progress=not args.no_progress,
-                settings=dict(config=osp.abspath(args.config),
-                              checkpoint=osp.abspath(args.checkpoint)))
+                settings=dict(
+                    config=osp.abspath(args.config),
+                    checkpoint=osp.abspath(args.checkpoint)))
         except SlideError as e:
             raise SystemExit(str(e)) from None
         if stats['skipped']:

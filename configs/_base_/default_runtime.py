@@ -10,7 +10,8 @@ env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='nccl'))
 # MMEngine's DDP, also for CPU processes. `find_unused_parameters` goes here
 # (a top-level `find_unused_parameters` is read only without this dict).
 model_wrapper_cfg = dict(
-    type='DeviceAgnosticDDP', broadcast_buffers=False,
+    type='DeviceAgnosticDDP',
+    broadcast_buffers=False,
     find_unused_parameters=False)
 custom_hooks = [dict(type='WeightSourceCheckHook')]
 # Training from random weights must be asked for (and is logged loudly).
@@ -26,8 +27,13 @@ default_hooks = dict(
     # of the best validation mIoU is kept as best_mIoU_iter_N.pth (the
     # released PBIP code makes its pseudo labels from it)
     checkpoint=dict(
-        type='AtomicCheckpointHook', by_epoch=False, interval=1000,
-        max_keep_ckpts=3, save_last=True, save_best='mIoU', rule='greater'),
+        type='AtomicCheckpointHook',
+        by_epoch=False,
+        interval=1000,
+        max_keep_ckpts=3,
+        save_last=True,
+        save_best='mIoU',
+        rule='greater'),
     # stops at the first NaN / inf loss, before it is saved
     non_finite_loss=dict(type='NonFiniteLossHook'),
     # a checkpoint of other classes / shapes is an error, not a warning

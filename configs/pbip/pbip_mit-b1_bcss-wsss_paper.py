@@ -64,7 +64,12 @@ custom_hooks = [
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-5, weight_decay=0.003))
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters + 1,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.,
+        begin=0,
+        end=max_iters + 1,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters)

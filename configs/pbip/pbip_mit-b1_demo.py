@@ -21,18 +21,23 @@ model = dict(
         allow_random_init=True,
         input_size=112,
         hf_config=dict(
-            image_size=112, embed_dim=32, depths=[1, 1, 2],
-            num_heads=[1, 2, 4], window_size=7)))
+            image_size=112,
+            embed_dim=32,
+            depths=[1, 1, 2],
+            num_heads=[1, 2, 4],
+            window_size=7)))
 train_dataloader = dict(batch_size=8, num_workers=1)
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters + 1,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.,
+        begin=0,
+        end=max_iters + 1,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=75, max_keep_ckpts=2))
-custom_hooks = [
-    dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}
-]
+    logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))
+custom_hooks = [dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}]

@@ -1,4 +1,5 @@
-# PBIP stage one on luad-histoseg (16678 training patches): 8 epochs at batch 10,
+# PBIP stage one on luad-histoseg (16678 training patches): 8 epochs at
+# batch 10,
 # released-code settings (see pbip_mit-b1_bcss-wsss.py).
 _base_ = [
     '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/luad-histoseg.py',
@@ -6,11 +7,14 @@ _base_ = [
 ]
 max_iters = 13344
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters + 1,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.,
+        begin=0,
+        end=max_iters + 1,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=1668)
-custom_hooks = [
-    dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}
-]
+custom_hooks = [dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}]
 default_hooks = dict(checkpoint=dict(interval=1668))

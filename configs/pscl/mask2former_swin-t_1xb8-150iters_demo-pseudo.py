@@ -7,7 +7,9 @@ dataset = dict(type='BCSSWSSSDataset', data_root='data/demo')
 max_iters = 150
 model = dict(
     backbone=dict(
-        embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8],
+        embed_dims=32,
+        depths=[1, 1, 2, 1],
+        num_heads=[1, 2, 4, 8],
         init_cfg=dict(checkpoint=stage1_checkpoint)),
     decode_head=dict(
         in_channels=[32, 64, 128, 256],
@@ -38,8 +40,13 @@ val_dataloader = dict(num_workers=1, dataset=dataset)
 test_dataloader = dict(num_workers=1, dataset=dataset)
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0, power=1.0, begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        eta_min=0,
+        power=1.0,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=75)
 default_hooks = dict(

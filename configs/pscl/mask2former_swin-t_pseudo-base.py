@@ -23,7 +23,8 @@ model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
         init_cfg=dict(
-            type='Pretrained', checkpoint=stage1_checkpoint,
+            type='Pretrained',
+            checkpoint=stage1_checkpoint,
             prefix='backbone.')),
     decode_head=dict(
         num_classes=num_classes,
@@ -81,19 +82,30 @@ test_dataloader = dict(
         cls_label_from='mask',
         pipeline=test_pipeline))
 val_evaluator = dict(
-    _delete_=True, type='HistoSegMetric', background_mode='count',
+    _delete_=True,
+    type='HistoSegMetric',
+    background_mode='count',
     boundary_ratio=0.02)
 test_evaluator = val_evaluator
 max_iters = 20000
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0, power=0.9, begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        eta_min=0,
+        power=0.9,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=2000)
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
 default_hooks = dict(
-    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
-                    interval=2000, max_keep_ckpts=3, save_last=True),
+    checkpoint=dict(
+        type='AtomicCheckpointHook',
+        by_epoch=False,
+        interval=2000,
+        max_keep_ckpts=3,
+        save_last=True),
     non_finite_loss=dict(type='NonFiniteLossHook'),
     checkpoint_check=dict(type='CheckpointCompatibilityHook'),
     visualization=dict(type='SegVisualizationHook', interval=1))
@@ -102,5 +114,6 @@ allow_random_init = False
 env_cfg = dict(cudnn_benchmark=False)
 # as in _base_/default_runtime.py: DDP also for CPU (gloo) processes
 model_wrapper_cfg = dict(
-    type='DeviceAgnosticDDP', broadcast_buffers=False,
+    type='DeviceAgnosticDDP',
+    broadcast_buffers=False,
     find_unused_parameters=False)

@@ -7,8 +7,13 @@ _base_ = [
 max_iters = 11711  # 5 x 23,422 / 10
 optim_wrapper = dict(optimizer=dict(lr=1e-4, weight_decay=0.01))
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=2343)
 default_hooks = dict(checkpoint=dict(interval=2343))

@@ -9,17 +9,23 @@ allow_random_init = True
 max_iters = 150
 model = dict(
     backbone=dict(
-        embed_dims=32, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8],
+        embed_dims=32,
+        depths=[1, 1, 2, 1],
+        num_heads=[1, 2, 4, 8],
         init_cfg=None),
     head=dict(in_channels=256),
     pscl_loss=dict(in_channels=256, proj_channels=64))
 train_dataloader = dict(batch_size=8, num_workers=1)
 optim_wrapper = dict(optimizer=dict(lr=2e-4, weight_decay=0.01))
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=75, max_keep_ckpts=2))
+    logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))

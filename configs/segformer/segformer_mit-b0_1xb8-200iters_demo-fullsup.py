@@ -24,16 +24,20 @@ val_dataloader = {{_base_.test_dataloader}}
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999),
-                   weight_decay=0.01))
+    optimizer=dict(
+        type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01))
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0, begin=0, end=200,
-         by_epoch=False)
+    dict(
+        type='PolyLR', power=1.0, eta_min=0, begin=0, end=200, by_epoch=False)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=200, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
-                    interval=100, max_keep_ckpts=2, save_last=True))
+    checkpoint=dict(
+        type='AtomicCheckpointHook',
+        by_epoch=False,
+        interval=100,
+        max_keep_ckpts=2,
+        save_last=True))

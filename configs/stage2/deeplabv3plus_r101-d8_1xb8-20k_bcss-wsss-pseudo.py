@@ -1,7 +1,8 @@
 # Stage two: MMSeg's DeepLabV3+ R-101 trained fully supervised on the PBIP
 # pseudo labels of BCSS-WSSS, validated/tested on the real masks.
 # 1. python tools/train.py configs/pbip/pbip_mit-b1_bcss-wsss.py
-# 2. python tools/generate_pseudo_labels.py configs/pbip/pbip_mit-b1_bcss-wsss.py
+# 2. python tools/generate_pseudo_labels.py \
+#        configs/pbip/pbip_mit-b1_bcss-wsss.py
 #    (best-validation checkpoint of step 1, no test-time augmentation; writes
 #    data_root/pseudo_labels/pbip_mit-b1_bcss-wsss/<stem>.png)
 # 3. python tools/train.py THIS_CONFIG

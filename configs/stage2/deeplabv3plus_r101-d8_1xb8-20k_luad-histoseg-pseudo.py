@@ -1,5 +1,6 @@
 # Stage two on LUAD-HistoSeg: DeepLabV3+ R-101 on the PBIP pseudo labels
-# (tools/generate_pseudo_labels.py configs/pbip/pbip_mit-b1_luad-histoseg.py CKPT).
+# (tools/generate_pseudo_labels.py
+# configs/pbip/pbip_mit-b1_luad-histoseg.py CKPT).
 _base_ = [
     '../_base_/models/deeplabv3plus_r101-d8_histo.py',
     '../_base_/datasets/luad-histoseg.py',

@@ -17,8 +17,12 @@ model = dict(
     pretrained=None,
     backbone=dict(depth=18, strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2)),
     decode_head=dict(
-        in_channels=512, c1_in_channels=64, c1_channels=12, channels=64,
-        dilations=(1, 6, 12, 18), num_classes=5),
+        in_channels=512,
+        c1_in_channels=64,
+        c1_channels=12,
+        channels=64,
+        dilations=(1, 6, 12, 18),
+        num_classes=5),
     auxiliary_head=dict(in_channels=256, channels=32, num_classes=5))
 train_dataloader = dict(
     batch_size=8,
@@ -30,10 +34,14 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01))
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=75, max_keep_ckpts=2))
+    logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))

@@ -27,8 +27,8 @@ def best_checkpoint(work_dir: str) -> str:
     Raises:
         FileNotFoundError: naming the folder, when it holds none.
     """
-    found = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')),
-                   key=osp.getmtime)
+    found = sorted(
+        glob.glob(osp.join(work_dir, 'best_*.pth')), key=osp.getmtime)
     if not found:
         raise FileNotFoundError(
             f'{work_dir}: no best-validation checkpoint (best_*.pth); train '
@@ -103,14 +103,15 @@ def generate_pseudo_labels(model: torch.nn.Module,
     palette = dataset.metainfo['palette']
     todo = [
         i for i in range(len(dataset)) if not osp.isfile(
-            pseudo_label_path(out_dir, dataset.get_data_info(i)['img_path']))
+            pseudo_label_path(out_dir,
+                              dataset.get_data_info(i)['img_path']))
     ]
     starts = list(range(0, len(todo), batch_size))[rank::world]
     written = 0
     model.eval()
     with tta_switched(model, tta):
-        for start in tqdm(starts, desc='pseudo labels', unit='batch',
-                          disable=rank != 0):
+        for start in tqdm(
+                starts, desc='pseudo labels', unit='batch', disable=rank != 0):
             batch = pseudo_collate(
                 [dataset[i] for i in todo[start:start + batch_size]])
             data = model.data_preprocessor(batch, False)
@@ -121,8 +122,13 @@ def generate_pseudo_labels(model: torch.nn.Module,
                 if overlay_dir and start + offset < num_overlays:
                     cams = sample.seg_logits.data.cpu().numpy() \
                         if 'seg_logits' in sample else None
-                    save_overlay(overlay_dir, sample.img_path, mask, palette,
-                                 cams, classes=dataset.metainfo.get('classes'))
+                    save_overlay(
+                        overlay_dir,
+                        sample.img_path,
+                        mask,
+                        palette,
+                        cams,
+                        classes=dataset.metainfo.get('classes'))
                 written += 1
             if on_batch is not None:
                 on_batch(written)
@@ -132,21 +138,24 @@ def generate_pseudo_labels(model: torch.nn.Module,
     missing = [
         dataset.get_data_info(i)['img_path'] for i in range(len(dataset))
         if not osp.isfile(
-            pseudo_label_path(out_dir, dataset.get_data_info(i)['img_path']))
+            pseudo_label_path(out_dir,
+                              dataset.get_data_info(i)['img_path']))
     ]
     if missing:
         raise RuntimeError(f'{len(missing)} images have no pseudo label in '
                            f'{out_dir}, e.g. {missing[:3]}')
-    return dict(total=len(dataset), written=int(count),
-                skipped=len(dataset) - len(todo))
+    return dict(
+        total=len(dataset),
+        written=int(count),
+        skipped=len(dataset) - len(todo))
 
 
 LEGEND_BACKGROUND = (40, 40, 40)
 
 
 def legend_strip(width: int, names, colours) -> np.ndarray:
-    """``[h, width, 3]`` uint8: a colour box and the name of every label,
-    in rows that wrap at ``width``."""
+    """``[h, width, 3]`` uint8: a colour box and the name of every label, in
+    rows that wrap at ``width``."""
     from PIL import ImageDraw, ImageFont
     font = ImageFont.load_default()
     box, gap, line = 10, 6, 14
@@ -166,11 +175,15 @@ def legend_strip(width: int, names, colours) -> np.ndarray:
     return np.asarray(strip)
 
 
-def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
-                 palette, cams: Optional[np.ndarray] = None,
-                 alpha: float = 0.5, classes=None) -> None:
-    """Image | CAM heat map | pseudo mask blended on the image, and under
-    them a legend of the labels in the mask (when ``classes`` is given).
+def save_overlay(overlay_dir: str,
+                 img_path: str,
+                 mask: np.ndarray,
+                 palette,
+                 cams: Optional[np.ndarray] = None,
+                 alpha: float = 0.5,
+                 classes=None) -> None:
+    """Image | CAM heat map | pseudo mask blended on the image, and under them
+    a legend of the labels in the mask (when ``classes`` is given).
 
     Args:
         overlay_dir (str): Output folder (``<stem>_overlay.png``).
@@ -190,7 +203,8 @@ def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
     if cams is not None:
         heat = np.clip(cams.max(0), 0, 1)[..., None]
         red_to_yellow = np.concatenate(
-            [np.ones_like(heat), heat, np.zeros_like(heat)], -1) * 255
+            [np.ones_like(heat), heat,
+             np.zeros_like(heat)], -1) * 255
         panels.append((1 - alpha * heat) * img + alpha * heat * red_to_yellow)
     panels.append((1 - alpha) * img + alpha * colours)
     picture = np.concatenate(panels, axis=1).astype(np.uint8)
@@ -200,7 +214,8 @@ def save_overlay(overlay_dir: str, img_path: str, mask: np.ndarray,
             picture,
             legend_strip(picture.shape[1], [classes[v] for v in present],
                          [palette[v] for v in present])
-        ], axis=0)
+        ],
+                                 axis=0)
     Image.fromarray(picture).save(
         osp.join(overlay_dir,
                  osp.splitext(osp.basename(img_path))[0] + '_overlay.png'))

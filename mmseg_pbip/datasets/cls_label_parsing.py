@@ -1,4 +1,5 @@
-"""Image-level labels written into patch file names, in each dataset's real format.
+"""Image-level labels written into patch file names, in each dataset's real
+format.
 
 BCSS-WSSS:      ``TCGA-A1-A0SK-DX1_xmin45749_ymin25055_MPP-0.2500+0[1101].png``
 LUAD-HistoSeg:  ``1031280-2300-27920-[1 0 0 1].png``
@@ -11,11 +12,12 @@ from typing import Dict, List
 
 import numpy as np
 
-# format name -> (pattern matching the label group at the end of the stem, example)
+# format name -> (pattern matching the label group at the end of the stem,
+# example)
 LABEL_FORMATS: Dict[str, tuple] = {
     'bcss-wsss': (re.compile(r'\[([01]+)\]$'), 'name+0[1101].png'),
-    'luad-histoseg': (re.compile(r'\[([01](?: [01])*)\]$'),
-                      'name-[1 0 0 1].png'),
+    'luad-histoseg':
+    (re.compile(r'\[([01](?: [01])*)\]$'), 'name-[1 0 0 1].png'),
 }
 
 

@@ -67,7 +67,7 @@ class HistoWSSSDataset(BaseSegDataset):
 
     @property
     def tissue_classes(self) -> tuple:
-        """tuple[str]: Class names of the image-level label, in order."""
+        """Tuple[str]: Class names of the image-level label, in order."""
         return tuple(self.metainfo['classes'][:self.background_index])
 
     def load_data_list(self) -> List[dict]:
@@ -117,8 +117,8 @@ class HistoWSSSDataset(BaseSegDataset):
         return data_list
 
     def get_cls_labels(self) -> np.ndarray:
-        """Image-level labels of a filename-labelled split, without loading
-        any image.
+        """Image-level labels of a filename-labelled split, without loading any
+        image.
 
         Returns:
             np.ndarray: ``[N, num_tissue_classes]`` multi-hot, uint8.
@@ -128,6 +128,5 @@ class HistoWSSSDataset(BaseSegDataset):
                 f'{type(self).__name__}: image-level labels are read from '
                 "masks in this split; get_cls_labels needs "
                 "cls_label_from='filename'")
-        return np.stack([
-            self.get_data_info(i)['gt_cls_label'] for i in range(len(self))
-        ])
+        return np.stack(
+            [self.get_data_info(i)['gt_cls_label'] for i in range(len(self))])

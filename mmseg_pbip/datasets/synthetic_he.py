@@ -44,9 +44,8 @@ def _smooth_noise(rng, size: int, sigma: float) -> np.ndarray:
 def _region_map(rng, size: int, labels, with_background: bool) -> np.ndarray:
     """Irregular regions: argmax of smooth random fields, ``[size, size]``."""
     ids = list(labels) + ([BACKGROUND] if with_background else [])
-    fields = np.stack([
-        _smooth_noise(rng, size, size / 7) + rng.normal(0, 0.3) for _ in ids
-    ])
+    fields = np.stack(
+        [_smooth_noise(rng, size, size / 7) + rng.normal(0, 0.3) for _ in ids])
     return np.asarray(ids, dtype=np.uint8)[fields.argmax(0)]
 
 
@@ -77,8 +76,11 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         img[:] = (196, 140, 196)
         img += 10 * _smooth_noise(rng, size, 4 * scale + 1)[..., None]
         img = np.clip(img, 0, 255).astype(np.uint8)
-        _draw_cells(img, rng, int(260 * scale**2), (4.5 * scale, 7 * scale),
-                    (92, 40, 128), aspect=1.3)
+        _draw_cells(
+            img,
+            rng,
+            int(260 * scale**2), (4.5 * scale, 7 * scale), (92, 40, 128),
+            aspect=1.3)
         return img.astype(np.float32)
     if cls == 1:  # stroma: wavy pink fibres
         theta = rng.uniform(0, np.pi)
@@ -90,31 +92,43 @@ def _texture(rng, cls: int, size: int) -> np.ndarray:
         img[:] = (226, 150, 190)
         img -= fibres[..., None] * np.asarray((30, 75, 45), np.float32)
         img = np.clip(img, 0, 255).astype(np.uint8)
-        _draw_cells(img, rng, int(25 * scale**2), (1.5 * scale, 2.5 * scale),
-                    (120, 60, 140), aspect=3.0)
+        _draw_cells(
+            img,
+            rng,
+            int(25 * scale**2), (1.5 * scale, 2.5 * scale), (120, 60, 140),
+            aspect=3.0)
         return img.astype(np.float32)
     if cls == 2:  # lymphocytes: packed small round dark-blue cells
         img = np.empty((size, size, 3), np.float32)
         img[:] = (204, 164, 198)
         img = np.clip(img, 0, 255).astype(np.uint8)
-        _draw_cells(img, rng, int(900 * scale**2), (1.6 * scale, 2.6 * scale),
-                    (48, 30, 112), jitter=15)
+        _draw_cells(
+            img,
+            rng,
+            int(900 * scale**2), (1.6 * scale, 2.6 * scale), (48, 30, 112),
+            jitter=15)
         return img.astype(np.float32)
     # necrosis: pale, low-contrast, fragmented debris
     img = np.empty((size, size, 3), np.float32)
     img[:] = (200, 160, 182)
     img += 8 * _smooth_noise(rng, size, 6 * scale + 1)[..., None]
     img = np.clip(img, 0, 255).astype(np.uint8)
-    _draw_cells(img, rng, int(320 * scale**2), (0.6 * scale, 1.8 * scale),
-                (170, 120, 170), jitter=30, aspect=2.0)
+    _draw_cells(
+        img,
+        rng,
+        int(320 * scale**2), (0.6 * scale, 1.8 * scale), (170, 120, 170),
+        jitter=30,
+        aspect=2.0)
     return img.astype(np.float32)
 
 
-def synthesize_patch(rng, size: int = 224,
-                     max_classes: int = 3,
-                     background_prob: float = 0.35,
-                     min_fraction: float = 0.04
-                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthesize_patch(
+        rng,
+        size: int = 224,
+        max_classes: int = 3,
+        background_prob: float = 0.35,
+        min_fraction: float = 0.04
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw one patch.
 
     Args:
@@ -195,8 +209,10 @@ def write_demo_dataset(out_dir: str,
         if split == 'training':
             dirs = [osp.join(out_dir, 'training')]
         else:
-            dirs = [osp.join(out_dir, split, 'img'),
-                    osp.join(out_dir, split, 'mask')]
+            dirs = [
+                osp.join(out_dir, split, 'img'),
+                osp.join(out_dir, split, 'mask')
+            ]
         for d in dirs:
             os.makedirs(d, exist_ok=True)
         for i in range(num):

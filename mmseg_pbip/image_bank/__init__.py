@@ -5,8 +5,7 @@ from .patch_selection import (drop_white_patches, single_label_indices,
                               white_fraction)
 
 __all__ = [
-    'BankImageReader', 'build_image_bank', 'encode_images',
-    'spherical_kmeans', 'load_image_bank', 'save_image_bank',
-    'check_image_bank', 'single_label_indices', 'white_fraction',
-    'drop_white_patches'
+    'BankImageReader', 'build_image_bank', 'encode_images', 'spherical_kmeans',
+    'load_image_bank', 'save_image_bank', 'check_image_bank',
+    'single_label_indices', 'white_fraction', 'drop_white_patches'
 ]

@@ -68,7 +68,9 @@ class BankImageReader:
             input_space=self.input_space,
             mean=None if self.mean is None else self.mean.tolist(),
             std=None if self.std is None else self.std.tolist(),
-            to_rgb=self.to_rgb, augment=self.augment, stretch=self.stretch,
+            to_rgb=self.to_rgb,
+            augment=self.augment,
+            stretch=self.stretch,
             seed=self.seed)
 
     def __call__(self, path: str) -> np.ndarray:
@@ -98,13 +100,13 @@ class BankImageReader:
 
 
 @torch.no_grad()
-def encode_images(paths: Sequence[str],
-                  encoder: torch.nn.Module,
-                  batch_size: int = 32,
-                  device=None,
-                  desc: str = 'encoding',
-                  reader: Optional[Callable[[str], np.ndarray]] = None
-                  ) -> torch.Tensor:
+def encode_images(
+        paths: Sequence[str],
+        encoder: torch.nn.Module,
+        batch_size: int = 32,
+        device=None,
+        desc: str = 'encoding',
+        reader: Optional[Callable[[str], np.ndarray]] = None) -> torch.Tensor:
     """Encode image files in batches.
 
     In multi-process runs the batches are dealt to the ranks and the
@@ -126,8 +128,8 @@ def encode_images(paths: Sequence[str],
         h, w = imgs[0].shape[1:]  # the encoder resizes; a batch needs one
         imgs = [
             img if img.shape[1:] == (h, w) else cv2.resize(
-                img.transpose(1, 2, 0), (w, h),
-                interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+                img.transpose(1, 2, 0),
+                (w, h), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
             for img in imgs
         ]
         batch = torch.from_numpy(np.stack(imgs))
@@ -136,7 +138,9 @@ def encode_images(paths: Sequence[str],
     return torch.cat(shard_map(encode, list(paths), batch_size, desc))
 
 
-def spherical_kmeans(unit: np.ndarray, k: int, seed: int = 42,
+def spherical_kmeans(unit: np.ndarray,
+                     k: int,
+                     seed: int = 42,
                      max_iter: int = 100):
     """K-means under the cosine distance (eq. 1), as the released code does.
 
@@ -189,20 +193,20 @@ def cluster_class(unit: np.ndarray, k: int, kmeans: str, seed: int):
         f"kmeans must be 'spherical' or 'sklearn', got {kmeans!r}")
 
 
-def build_image_bank(paths: Sequence[str],
-                     labels: np.ndarray,
-                     class_names: Sequence[str],
-                     encoder: torch.nn.Module,
-                     k_per_class: int = 3,
-                     n_per_cluster: int = 100,
-                     max_white_fraction: float = 0.5,
-                     grey_threshold: float = 200.,
-                     batch_size: int = 32,
-                     seed: int = 42,
-                     kmeans: str = 'spherical',
-                     prototype_rule: str = 'centroid',
-                     reader: Optional[Callable[[str], np.ndarray]] = None
-                     ) -> Dict:
+def build_image_bank(
+        paths: Sequence[str],
+        labels: np.ndarray,
+        class_names: Sequence[str],
+        encoder: torch.nn.Module,
+        k_per_class: int = 3,
+        n_per_cluster: int = 100,
+        max_white_fraction: float = 0.5,
+        grey_threshold: float = 200.,
+        batch_size: int = 32,
+        seed: int = 42,
+        kmeans: str = 'spherical',
+        prototype_rule: str = 'centroid',
+        reader: Optional[Callable[[str], np.ndarray]] = None) -> Dict:
     """Prototypes from the single-label training patches.
 
     Per class: drop patches more than ``max_white_fraction`` white, encode
@@ -234,8 +238,12 @@ def build_image_bank(paths: Sequence[str],
     groups = single_label_indices(np.asarray(labels))
     protos, ks, members = [], [], []
     for c, name in enumerate(class_names):
-        idx = drop_white_patches(paths, groups[c], max_white_fraction,
-                                 grey_threshold, chunk_size=batch_size)
+        idx = drop_white_patches(
+            paths,
+            groups[c],
+            max_white_fraction,
+            grey_threshold,
+            chunk_size=batch_size)
         if not idx:
             raise ValueError(
                 f'image bank: class {name} has no single-label training '
@@ -247,9 +255,13 @@ def build_image_bank(paths: Sequence[str],
             print_log(
                 f'image bank: class {name} has only {len(idx)} usable '
                 f'patches, using {k} cluster(s) instead of {k_per_class}',
-                logger='current', level=30)
-        feats = encode_images([paths[i] for i in idx], encoder, batch_size,
-                              desc=f'encoding {name}', reader=reader)
+                logger='current',
+                level=30)
+        feats = encode_images([paths[i] for i in idx],
+                              encoder,
+                              batch_size,
+                              desc=f'encoding {name}',
+                              reader=reader)
         unit = torch.nn.functional.normalize(feats, dim=1).numpy()
         assigned, centres = cluster_class(unit, k, kmeans, seed)
         sizes = []
@@ -266,19 +278,24 @@ def build_image_bank(paths: Sequence[str],
         ks.append(k)
         print_log(
             f'image bank: {name}: {len(idx)} patches -> {k} prototypes, '
-            f'rule {prototype_rule}, from {sizes} images', logger='current')
+            f'rule {prototype_rule}, from {sizes} images',
+            logger='current')
     return dict(
         prototypes=torch.stack(protos).float(),
         k_per_class=ks,
         class_names=list(class_names),
-        encoder=getattr(encoder, 'description', type(encoder).__name__),
+        encoder=getattr(encoder, 'description',
+                        type(encoder).__name__),
         encoder_fingerprint=encoder.fingerprint() if hasattr(
             encoder, 'fingerprint') else None,
         feature_dim=int(protos[0].numel()),
         cluster_members=members,
         settings=dict(
-            k_per_class=k_per_class, n_per_cluster=n_per_cluster,
+            k_per_class=k_per_class,
+            n_per_cluster=n_per_cluster,
             max_white_fraction=max_white_fraction,
-            grey_threshold=grey_threshold, seed=seed, kmeans=kmeans,
+            grey_threshold=grey_threshold,
+            seed=seed,
+            kmeans=kmeans,
             prototype_rule=prototype_rule,
             reader=getattr(reader, 'settings', None)))

@@ -31,7 +31,8 @@ def save_image_bank(path: str, bank: dict) -> None:
         torch.save(dict(bank, format=FORMAT, version=VERSION), tmp)
 
 
-def check_image_bank(bank: dict, path: str,
+def check_image_bank(bank: dict,
+                     path: str,
                      class_names: Optional[Sequence[str]] = None,
                      feature_dim: Optional[int] = None,
                      encoder: Optional[torch.nn.Module] = None) -> dict:
@@ -48,8 +49,10 @@ def check_image_bank(bank: dict, path: str,
     Raises:
         ValueError: naming ``path`` and the mismatch.
     """
-    keys = {'prototypes', 'k_per_class', 'class_names', 'encoder',
-            'feature_dim', 'cluster_members'}
+    keys = {
+        'prototypes', 'k_per_class', 'class_names', 'encoder', 'feature_dim',
+        'cluster_members'
+    }
     if not isinstance(bank, dict) or not keys <= set(bank):
         raise ValueError(f'{path}: not an image bank (needs keys '
                          f'{sorted(keys)})')
@@ -76,11 +79,12 @@ def check_image_bank(bank: dict, path: str,
         built_with = str(bank['encoder']).split('(')[0]
         fingerprint = encoder.fingerprint()
         if built_with != type(encoder).__name__ or (
-                bank.get('encoder_fingerprint') and
-                bank['encoder_fingerprint'] != fingerprint):
+                bank.get('encoder_fingerprint')
+                and bank['encoder_fingerprint'] != fingerprint):
+            built_fp = str(bank.get('encoder_fingerprint'))[:12]
             raise ValueError(
-                f"{path}: image bank was built with {bank['encoder']} (weights "
-                f"{str(bank.get('encoder_fingerprint'))[:12]}), the config's "
+                f"{path}: image bank was built with {bank['encoder']} "
+                f"(weights {built_fp}), the config's "
                 f'encoder is {encoder.description} (weights '
                 f'{fingerprint[:12]}): the prototypes live in '
                 'another feature space. Rebuild the bank (tools/'
@@ -88,7 +92,9 @@ def check_image_bank(bank: dict, path: str,
     return bank
 
 
-def load_image_bank(path: str, class_names=None, feature_dim=None,
+def load_image_bank(path: str,
+                    class_names=None,
+                    feature_dim=None,
                     encoder=None) -> dict:
     """Load a bank with safe loading and check it (see
     :func:`check_image_bank`)."""

@@ -37,15 +37,19 @@ def single_label_indices(labels: np.ndarray) -> Dict[int, List[int]]:
     }
 
 
-def drop_white_patches(paths: Sequence[str], indices: Sequence[int],
+def drop_white_patches(paths: Sequence[str],
+                       indices: Sequence[int],
                        max_white_fraction: float,
                        grey_threshold: float = 200.,
                        chunk_size: int = 64) -> List[int]:
-    """Keep the indices whose patch is at most ``max_white_fraction``
-    white. In multi-process runs the reading is shared by the ranks
-    (:func:`~mmseg_pbip.utils.shard_map`); every rank gets the result."""
+    """Keep the indices whose patch is at most ``max_white_fraction`` white.
+
+    In multi-process runs the reading is shared by the ranks
+    (:func:`~mmseg_pbip.utils.shard_map`); every rank gets the result.
+    """
     fractions = shard_map(
-        lambda chunk: [white_fraction(read_rgb01(paths[i]), grey_threshold)
-                       for i in chunk], list(indices), chunk_size)
+        lambda chunk:
+        [white_fraction(read_rgb01(paths[i]), grey_threshold) for i in chunk],
+        list(indices), chunk_size)
     flat = [f for part in fractions for f in part]
     return [i for i, f in zip(indices, flat) if f <= max_white_fraction]

@@ -7,10 +7,8 @@ from .safe_loading import (checkpoint_safe_globals, find_weight_file,
 from .tool_config import load_tool_config, tool_work_dir
 
 __all__ = [
-    'allocator_settings', 'keep_freed_memory', 'atomic_path',
-    'init_launcher', 'local_device', 'shard_map',
-    'checkpoint_safe_globals', 'register_safe_globals',
-    'register_safe_checkpoint_loader', 'safe_load', 'find_weight_file',
-    'read_state_dict', 'load_tool_config',
-    'tool_work_dir'
+    'allocator_settings', 'keep_freed_memory', 'atomic_path', 'init_launcher',
+    'local_device', 'shard_map', 'checkpoint_safe_globals',
+    'register_safe_globals', 'register_safe_checkpoint_loader', 'safe_load',
+    'find_weight_file', 'read_state_dict', 'load_tool_config', 'tool_work_dir'
 ]

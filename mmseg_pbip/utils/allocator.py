@@ -62,10 +62,11 @@ def keep_freed_memory() -> bool:
         return False
     libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
     # mallopt returns 1 on success; -1 disables trimming (man mallopt)
-    ok = (libc.mallopt(M_MMAP_MAX, 0) == 1
-          and libc.mallopt(M_TRIM_THRESHOLD, -1) == 1
-          and libc.mallopt(M_TOP_PAD, TOP_PAD) == 1)
+    ok = (
+        libc.mallopt(M_MMAP_MAX, 0) == 1
+        and libc.mallopt(M_TRIM_THRESHOLD, -1) == 1
+        and libc.mallopt(M_TOP_PAD, TOP_PAD) == 1)
     _state['applied'] = ('glibc: keep freed memory (mmap_max=0, no trim, '
-                         'top_pad=1 GiB)' if ok else
-                         'C library defaults (mallopt refused)')
+                         'top_pad=1 GiB)'
+                         if ok else 'C library defaults (mallopt refused)')
     return ok

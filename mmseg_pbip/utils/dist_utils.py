@@ -49,8 +49,10 @@ def local_device(device: Optional[str] = None) -> str:
     return 'cpu'
 
 
-def shard_map(fn: Callable[[Sequence], object], items: Sequence,
-              chunk_size: int, desc: Optional[str] = None) -> List:
+def shard_map(fn: Callable[[Sequence], object],
+              items: Sequence,
+              chunk_size: int,
+              desc: Optional[str] = None) -> List:
     """``[fn(chunk) for chunk in chunks(items)]``, chunks spread over ranks.
 
     Chunk ``j`` (``items[j*chunk_size:(j+1)*chunk_size]``) runs on rank
@@ -71,9 +73,12 @@ def shard_map(fn: Callable[[Sequence], object], items: Sequence,
     starts = range(0, len(items), chunk_size)
     own = {
         j: fn(items[s:s + chunk_size])
-        for j, s in tqdm(list(enumerate(starts))[rank::world], desc=desc,
-                         unit='batch', leave=False,
-                         disable=rank != 0 or desc is None)
+        for j, s in tqdm(
+            list(enumerate(starts))[rank::world],
+            desc=desc,
+            unit='batch',
+            leave=False,
+            disable=rank != 0 or desc is None)
     }
     if world > 1:
         merged = {}

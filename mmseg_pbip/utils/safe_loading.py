@@ -114,8 +114,8 @@ def safe_load(path: str,
     """
     register_safe_globals()
     try:
-        return torch.load(path, map_location=map_location, weights_only=True,
-                          mmap=mmap)
+        return torch.load(
+            path, map_location=map_location, weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise FileNotFoundError(f'{what} {path} does not exist') from None
     except Exception as e:
@@ -142,8 +142,9 @@ def register_safe_checkpoint_loader() -> None:
     """Route MMEngine's local checkpoint loading to
     :func:`load_local_checkpoint`."""
     from mmengine.runner import CheckpointLoader
-    CheckpointLoader.register_scheme(prefixes='', force=True)(
-        load_local_checkpoint)
+    CheckpointLoader.register_scheme(
+        prefixes='', force=True)(
+            load_local_checkpoint)
 
 
 def find_weight_file(path: str) -> str:
@@ -159,8 +160,9 @@ def find_weight_file(path: str) -> str:
     for name in ('model.safetensors', 'pytorch_model.bin'):
         if osp.isfile(osp.join(path, name)):
             return osp.join(path, name)
-    found = sorted(glob.glob(osp.join(path, '*.pth')) +
-                   glob.glob(osp.join(path, '*.safetensors')))
+    found = sorted(
+        glob.glob(osp.join(path, '*.pth')) +
+        glob.glob(osp.join(path, '*.safetensors')))
     if len(found) == 1:
         return found[0]
     raise FileNotFoundError(

@@ -6,8 +6,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 
-def load_tool_config(path: str, cfg_options: Optional[dict] = None
-                     ) -> Config:
+def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config as MMSeg's tools do.
 
     Args:
@@ -26,7 +25,8 @@ def load_tool_config(path: str, cfg_options: Optional[dict] = None
 
 
 def tool_work_dir(cfg, config_path: str) -> str:
-    """The run folder ``tools/train.py`` uses for a config: its
-    ``work_dir``, else ``work_dirs/<config name>``."""
+    """The run folder ``tools/train.py`` uses for a config: its ``work_dir``,
+    else ``work_dirs/<config name>``."""
     return cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(config_path))[0])
+        'work_dirs',
+        osp.splitext(osp.basename(config_path))[0])

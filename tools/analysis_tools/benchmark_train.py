@@ -98,8 +98,8 @@ def parse_args():
     parser.add_argument('config')
     parser.add_argument('--iters', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
-    parser.add_argument('--mode', choices=['train', 'test', 'pseudo'],
-                        default='train')
+    parser.add_argument(
+        '--mode', choices=['train', 'test', 'pseudo'], default='train')
     parser.add_argument('--profile', help='folder for a profiler trace')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args()
@@ -119,8 +119,8 @@ def build_runner(args) -> Runner:
             runner.param_schedulers)
     runner.call_hook('before_run')
     runner._init_model_weights()
-    runner.optim_wrapper.initialize_count_status(
-        runner.model, 0, runner.train_loop.max_iters)
+    runner.optim_wrapper.initialize_count_status(runner.model, 0,
+                                                 runner.train_loop.max_iters)
     if args.mode == 'train':  # the hooks' state of a real training run
         runner.call_hook('before_train')
         runner.call_hook('before_train_epoch')
@@ -154,8 +154,8 @@ def batches(runner: Runner, mode: str):
 def instrument(model, timer: PhaseTimer, counts: dict) -> None:
     """Time the model's parts; count FG/BG pairs."""
     for attr, name in (('backbone', 'backbone forward'),
-                       ('head', 'head forward'),
-                       ('image_encoder', 'encoder forward (FG/BG)')):
+                       ('head', 'head forward'), ('image_encoder',
+                                                  'encoder forward (FG/BG)')):
         if hasattr(model, attr):
             timer.time_module(getattr(model, attr), name)
     match_loss = getattr(model, 'match_loss', None)
@@ -178,8 +178,7 @@ def train_iteration(runner, model, data, timer, index) -> None:
     """One ``train_step``, phase by phase, with the iteration hooks."""
     optim = runner.optim_wrapper
     with timer.phase('hooks'):
-        runner.call_hook('before_train_iter', batch_idx=index,
-                         data_batch=data)
+        runner.call_hook('before_train_iter', batch_idx=index, data_batch=data)
     # as BaseModel.train_step: autocast etc. of the optimiser wrapper
     with optim.optim_context(model):
         with timer.phase('preprocessing'):
@@ -193,8 +192,11 @@ def train_iteration(runner, model, data, timer, index) -> None:
         optim.step()
         optim.zero_grad()
     with timer.phase('hooks'):
-        runner.call_hook('after_train_iter', batch_idx=index,
-                         data_batch=data, outputs=log_vars)
+        runner.call_hook(
+            'after_train_iter',
+            batch_idx=index,
+            data_batch=data,
+            outputs=log_vars)
     runner.train_loop._iter += 1  # as IterBasedTrainLoop.run_iter
 
 
@@ -257,9 +259,10 @@ def main():
           f'({elapsed / n:.3f} s/iter)')
     totals = dict(timer.totals)
     if args.mode == 'train':
-        inner = sum(totals.get(k, 0.) for k in (
-            'backbone forward', 'head forward', 'FG/BG image construction',
-            'encoder forward (FG/BG)'))
+        inner = sum(
+            totals.get(k, 0.)
+            for k in ('backbone forward', 'head forward',
+                      'FG/BG image construction', 'encoder forward (FG/BG)'))
         totals['losses (rest of forward)'] = \
             totals.pop('forward (all)', 0.) - inner
     totals['other'] = elapsed - sum(totals.values())
@@ -277,8 +280,8 @@ def main():
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
         os.makedirs(args.profile, exist_ok=True)
-        activities = [ProfilerActivity.CPU] + (
-            [ProfilerActivity.CUDA] if cuda else [])
+        activities = [ProfilerActivity.CPU
+                      ] + ([ProfilerActivity.CUDA] if cuda else [])
         with profile(activities=activities, record_shapes=True) as prof:
             step(args.warmup + n)
         trace = osp.join(args.profile, 'trace.json')

@@ -57,12 +57,22 @@ def main():
     with tempfile.TemporaryDirectory() as out, torch.no_grad():
         start = time.time()
         stats = infer_slide(
-            model, args.slide, out, list(meta['classes']), meta['palette'],
-            int(meta['background_index']), mpp=mpp,
-            slide_mpp=args.slide_mpp, level=args.level, tile=args.tile,
-            overlap=args.overlap, out_down=args.out_downsample,
-            batch_size=args.batch_size, num_workers=args.workers,
-            progress=False, on_batch=on_batch)
+            model,
+            args.slide,
+            out,
+            list(meta['classes']),
+            meta['palette'],
+            int(meta['background_index']),
+            mpp=mpp,
+            slide_mpp=args.slide_mpp,
+            level=args.level,
+            tile=args.tile,
+            overlap=args.overlap,
+            out_down=args.out_downsample,
+            batch_size=args.batch_size,
+            num_workers=args.workers,
+            progress=False,
+            on_batch=on_batch)
         total = time.time() - start
     # the first batch includes the workers' start: rate of the others
     steady = (loop['tiles'] - args.batch_size) / max(

@@ -1,5 +1,5 @@
-"""Run a config over several seeds, or collect finished runs, and report
-mean +- std of mIoU, FwIoU, bIoU and Dice (a Table-1-style row).
+"""Run a config over several seeds, or collect finished runs, and report mean
++- std of mIoU, FwIoU, bIoU and Dice (a Table-1-style row).
 
     # train and test every seed (tools/train.py then tools/test.py)
     python tools/analysis_tools/multi_seed_report.py run CONFIG \
@@ -34,8 +34,7 @@ def latest_test_metrics(work_dir: str) -> dict:
     for root in (osp.join(work_dir, 'test'), work_dir):
         candidates += [
             p for p in glob.glob(osp.join(root, '*', '*.json'))
-            if osp.basename(osp.dirname(p)) == osp.splitext(
-                osp.basename(p))[0]
+            if osp.basename(osp.dirname(p)) == osp.splitext(osp.basename(p))[0]
         ]
     for path in sorted(candidates, reverse=True):
         with open(path) as f:
@@ -82,16 +81,21 @@ def run_seeds(config, seeds, work_root, cfg_options):
     for seed in seeds:
         work_dir = osp.join(work_root, f'seed{seed}')
         opts = ['--cfg-options', f'randomness.seed={seed}'] + cfg_options
-        subprocess.run([
-            sys.executable, osp.join(TOOLS, 'train.py'), config,
-            '--work-dir', work_dir
-        ] + opts, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir
+            ] + opts,
+            check=True)
         with open(osp.join(work_dir, 'last_checkpoint')) as f:
             ckpt = f.read().strip()
-        subprocess.run([
-            sys.executable, osp.join(TOOLS, 'test.py'), config, ckpt,
-            '--work-dir', osp.join(work_dir, 'test')
-        ] + opts, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                osp.join(TOOLS, 'test.py'), config, ckpt, '--work-dir',
+                osp.join(work_dir, 'test')
+            ] + opts,
+            check=True)
         dirs.append(work_dir)
     return dirs
 
@@ -106,8 +110,8 @@ def main():
     run.add_argument('--cfg-options', nargs='+', default=[])
     collect = sub.add_parser('collect')
     collect.add_argument('work_dirs', nargs='+')
-    collect.add_argument('--names', nargs='+',
-                         help='one row per work dir, with these names')
+    collect.add_argument(
+        '--names', nargs='+', help='one row per work dir, with these names')
     for p in (run, collect):
         p.add_argument('--name', help='row name (default: config / dirs)')
         p.add_argument('--out', help='JSON report path (+ .md beside it)')
@@ -115,24 +119,26 @@ def main():
     if args.mode == 'run':
         dirs = run_seeds(args.config, args.seeds, args.work_dir,
                          args.cfg_options)
-        groups = [(args.name or osp.splitext(osp.basename(args.config))[0],
-                   dirs)]
+        groups = [(args.name
+                   or osp.splitext(osp.basename(args.config))[0], dirs)]
     elif args.names:
         if len(args.names) != len(args.work_dirs):
             parser.error('--names needs one name per work dir')
         groups = [(n, [d]) for n, d in zip(args.names, args.work_dirs)]
     else:
         groups = [(args.name or osp.commonprefix(
-            [osp.basename(osp.normpath(d))
-             for d in args.work_dirs]) or 'runs', args.work_dirs)]
+            [osp.basename(osp.normpath(d)) for d in args.work_dirs])
+                   or 'runs', args.work_dirs)]
     report = []
     for name, dirs in groups:
         runs = [dict(latest_test_metrics(d), work_dir=d) for d in dirs]
         report.append(
-            dict(summary=summarise(name, runs), runs=[
-                {k: r[k] for k in (*METRICS, 'work_dir', 'source')}
-                for r in runs
-            ]))
+            dict(
+                summary=summarise(name, runs),
+                runs=[{
+                    k: r[k]
+                    for k in (*METRICS, 'work_dir', 'source')
+                } for r in runs]))
     table = markdown([r['summary'] for r in report])
     print(table)
     if args.out:

@@ -26,17 +26,20 @@ import sys
 import torch
 
 import mmseg_pbip  # noqa: F401
-from mmseg_pbip.models.utils.foundation_models import (
+from mmseg_pbip.utils import atomic_path, find_weight_file, read_state_dict
+
+from mmseg_pbip.models.utils.foundation_models import (  # isort: skip
     FOUNDATION_MODELS, build_foundation_model, compare_state_dicts,
     format_mismatch, foundation_spec, normalise_keys)
-from mmseg_pbip.utils import atomic_path, find_weight_file, read_state_dict
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('path', help='weight file or folder')
-    parser.add_argument('--arch', choices=sorted(FOUNDATION_MODELS),
-                        help='compare with this architecture only')
+    parser.add_argument(
+        '--arch',
+        choices=sorted(FOUNDATION_MODELS),
+        help='compare with this architecture only')
     parser.add_argument('--out', help='write the matched weights here')
     return parser.parse_args()
 
@@ -57,8 +60,8 @@ ARCH_KEYS = ('hidden_size', 'num_hidden_layers', 'num_attention_heads',
 
 
 def config_differences(spec: dict, folder: str) -> list:
-    """Architecture values of a Hugging Face ``config.json`` that differ
-    from the card's."""
+    """Architecture values of a Hugging Face ``config.json`` that differ from
+    the card's."""
     path = osp.join(folder, 'config.json')
     if spec['library'] != 'transformers' or not osp.isfile(path):
         return []
@@ -126,8 +129,7 @@ def main():
             spec, args.path if osp.isdir(args.path) else osp.dirname(file))
         if any(report.values()):
             reports[arch] = report
-            counts = ', '.join(f'{len(v)} {k}' for k, v in report.items()
-                               if v)
+            counts = ', '.join(f'{len(v)} {k}' for k, v in report.items() if v)
             print(f'{arch:12s} no match ({counts})')
         else:
             extra = f' ({len(ignored)} keys of other towers ignored)' \
@@ -137,8 +139,8 @@ def main():
             matches.append((arch, own))
     if not matches:
         if reports:
-            closest = min(reports,
-                          key=lambda a: sum(map(len, reports[a].values())))
+            closest = min(
+                reports, key=lambda a: sum(map(len, reports[a].values())))
             print(f'no supported architecture matches this file; closest: '
                   f'{closest}: {format_mismatch(reports[closest])}')
         return 1
@@ -151,8 +153,10 @@ def main():
         print(usage(arch, args.out or args.path))
     if args.out:
         with atomic_path(args.out) as tmp:
-            torch.save({k: v.contiguous() for k, v in matches[0][1].items()},
-                       tmp)
+            torch.save({
+                k: v.contiguous()
+                for k, v in matches[0][1].items()
+            }, tmp)
         print(f'\nwrote {args.out} ({matches[0][0]} keys)')
     return 0
 

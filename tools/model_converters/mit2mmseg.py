@@ -29,8 +29,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('src')
     parser.add_argument('dst')
-    parser.add_argument('--source', choices=['nvlabs', 'hf'], default=None,
-                        help='guessed from the keys when omitted')
+    parser.add_argument(
+        '--source',
+        choices=['nvlabs', 'hf'],
+        default=None,
+        help='guessed from the keys when omitted')
     args = parser.parse_args()
     state = read_source(args.src)
     source = args.source or ('hf' if any(

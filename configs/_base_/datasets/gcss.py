@@ -3,8 +3,7 @@
 _base_ = ['./bcss.py']
 dataset_type = 'GCSSDataset'
 data_root = 'data/GCSS'
-train_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root))
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 # Whole-slide inference: the GCSS patch resolution is not published with the

@@ -3,8 +3,7 @@
 _base_ = ['./bcss-wsss.py']
 dataset_type = 'LUADHistoSegDataset'
 data_root = 'data/LUAD-HistoSeg'
-train_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root))
+train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root))
 # Whole-slide inference: LUAD-HistoSeg patches are at 10x, about 1 um/px.

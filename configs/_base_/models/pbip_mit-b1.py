@@ -12,7 +12,8 @@
 # {0.9, 1.0, 1.1} TTA, never background. Mixed precision (released: fp16
 # autocast on a GPU) is `tools/train.py --amp`; without it runs are fp32.
 # Weights (see README "Weights"): convert NVlabs mit_b1.pth with
-#   python tools/model_converters/mit2mmseg.py mit_b1.pth pretrained/mit_b1_mmseg.pth
+#   python tools/model_converters/mit2mmseg.py mit_b1.pth \
+#       pretrained/mit_b1_mmseg.pth
 # and copy microsoft/swin-tiny-patch4-window7-224 to pretrained/ (or give a
 # MedCLIP pytorch_model.bin as image_encoder.checkpoint).
 _base_ = ['./histo_data_preprocessor.py']

@@ -24,6 +24,5 @@ model = dict(
         arch='uni',
         checkpoint='pretrained/uni/pytorch_model.bin'),
     match_loss=dict(
-        image_space='rgb01', minmax_before_mask=False,
-        cam_scaling='relu_max'))
+        image_space='rgb01', minmax_before_mask=False, cam_scaling='relu_max'))
 image_bank_hook = dict(input_space='rgb01', stretch=False)

@@ -3,13 +3,18 @@
 max_iters = 18744  # 8 epochs of BCSS-WSSS: 8 x ceil(23,422 / 10)
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=5e-5, betas=(0.9, 0.999),
-                   weight_decay=1e-3))
+    optimizer=dict(
+        type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=1e-3))
 # MMEngine's PolyLR reaches eta_min at `end - 1`: with end = max_iters + 1,
 # iteration t (from 0) runs at lr_0 * (1 - t / max_iters), as released.
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0., begin=0, end=max_iters + 1,
-         by_epoch=False)
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.,
+        begin=0,
+        end=max_iters + 1,
+        by_epoch=False)
 ]
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2343)

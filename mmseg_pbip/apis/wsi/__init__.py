@@ -8,7 +8,6 @@ from .tissue_mask import tissue_mask
 __all__ = [
     'SlideReader', 'SlideError', 'SlideGrid', 'make_grid', 'tissue_tiles',
     'blend_window', 'tissue_mask', 'TileScorer', 'infer_slide',
-    'load_segmentor',
-    'label_polygons', 'write_area_table', 'write_geojson',
+    'load_segmentor', 'label_polygons', 'write_area_table', 'write_geojson',
     'write_label_tiff', 'write_overview'
 ]

@@ -52,21 +52,30 @@ def write_label_tiff(path: str, labels: np.ndarray,
             extra = {}
             if mpp:
                 px_per_cm = 1e4 / (mpp * 2**i)
-                extra = dict(resolution=(px_per_cm, px_per_cm),
-                             resolutionunit='CENTIMETER')
-            tw.write(_tiles(level), shape=level.shape, dtype=np.uint8,
-                     tile=(TILE, TILE), photometric='palette',
-                     colormap=colormap, compression='zlib',
-                     subfiletype=1 if i else 0, **extra)
+                extra = dict(
+                    resolution=(px_per_cm, px_per_cm),
+                    resolutionunit='CENTIMETER')
+            tw.write(
+                _tiles(level),
+                shape=level.shape,
+                dtype=np.uint8,
+                tile=(TILE, TILE),
+                photometric='palette',
+                colormap=colormap,
+                compression='zlib',
+                subfiletype=1 if i else 0,
+                **extra)
 
 
-def class_pixel_counts(labels: np.ndarray, num_labels: int,
+def class_pixel_counts(labels: np.ndarray,
+                       num_labels: int,
                        rows: int = 1024) -> np.ndarray:
     """Pixels per class index, counted in strips of ``rows`` rows."""
     counts = np.zeros(num_labels, np.int64)
     for y in range(0, labels.shape[0], rows):
-        counts += np.bincount(np.asarray(labels[y:y + rows]).ravel(),
-                              minlength=num_labels)[:num_labels]
+        counts += np.bincount(
+            np.asarray(labels[y:y + rows]).ravel(),
+            minlength=num_labels)[:num_labels]
     return counts
 
 
@@ -85,7 +94,9 @@ def write_area_table(path: str, counts: np.ndarray, classes: Sequence[str],
             out.writerow([name, int(counts[i]), area, frac])
 
 
-def label_polygons(labels: np.ndarray, index: int, scale: float,
+def label_polygons(labels: np.ndarray,
+                   index: int,
+                   scale: float,
                    min_area: float = 0.):
     """Polygons of one class, in level-0 coordinates.
 
@@ -143,9 +154,13 @@ def _polygons(geom) -> list:
     return [p for part in getattr(geom, 'geoms', []) for p in _polygons(part)]
 
 
-def write_geojson(path: str, labels: np.ndarray, classes: Sequence[str],
-                  palette: Sequence[Sequence[int]], background_index: int,
-                  scale: float, min_area: float = 0.) -> int:
+def write_geojson(path: str,
+                  labels: np.ndarray,
+                  classes: Sequence[str],
+                  palette: Sequence[Sequence[int]],
+                  background_index: int,
+                  scale: float,
+                  min_area: float = 0.) -> int:
     """QuPath-compatible GeoJSON: one annotation per tissue class.
 
     Each class present becomes a Feature whose geometry is a Polygon (one
@@ -166,20 +181,25 @@ def write_geojson(path: str, labels: np.ndarray, classes: Sequence[str],
         if geom is None:
             continue
         features.append(
-            dict(type='Feature',
-                 geometry=mapping(geom),
-                 properties=dict(
-                     objectType='annotation',
-                     classification=dict(
-                         name=name, color=[int(v) for v in palette[i]]))))
+            dict(
+                type='Feature',
+                geometry=mapping(geom),
+                properties=dict(
+                    objectType='annotation',
+                    classification=dict(
+                        name=name, color=[int(v) for v in palette[i]]))))
     with atomic_path(path) as tmp, open(tmp, 'w') as f:
         json.dump(dict(type='FeatureCollection', features=features), f)
     return len(features)
 
 
-def write_overview(path: str, thumb: np.ndarray, labels: np.ndarray,
-                   classes: Sequence[str], palette: Sequence[Sequence[int]],
-                   background_index: int, fractions: Sequence[float],
+def write_overview(path: str,
+                   thumb: np.ndarray,
+                   labels: np.ndarray,
+                   classes: Sequence[str],
+                   palette: Sequence[Sequence[int]],
+                   background_index: int,
+                   fractions: Sequence[float],
                    alpha: float = 0.45) -> None:
     """PNG: the slide thumbnail with the class colours blended over the
     tissue, and a legend (colour, class, fraction of tissue).
@@ -198,8 +218,7 @@ def write_overview(path: str, thumb: np.ndarray, labels: np.ndarray,
     tissue = (small != background_index)[..., None]
     view = np.where(tissue, (1 - alpha) * thumb + alpha * colours, thumb)
     row = 28
-    legend = np.full((max(h, row * (len(classes) + 1)), 260, 3), 255,
-                     np.uint8)
+    legend = np.full((max(h, row * (len(classes) + 1)), 260, 3), 255, np.uint8)
     for i, name in enumerate(classes):
         y = row * i + 8
         cv2.rectangle(legend, (10, y), (30, y + 18),
@@ -207,8 +226,8 @@ def write_overview(path: str, thumb: np.ndarray, labels: np.ndarray,
         cv2.rectangle(legend, (10, y), (30, y + 18), (0, 0, 0), 1)
         text = name if i == background_index else \
             f'{name} {100 * fractions[i]:.1f}%'
-        cv2.putText(legend, text, (38, y + 15), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(legend, text, (38, y + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                    (0, 0, 0), 1, cv2.LINE_AA)
     canvas = np.full((max(h, legend.shape[0]), w + legend.shape[1], 3), 255,
                      np.uint8)
     canvas[:h, :w] = view.astype(np.uint8)

@@ -27,8 +27,10 @@ OUTPUTS = ('mask.tiff', 'overview.png', 'annotations.geojson', 'areas.csv')
 
 class TileDataset(Dataset):
     """Tiles of a slide as the model's loading pipeline gives images:
+
     ``[3, T, T]`` uint8 in BGR order (as OpenCV decodes training patches;
-    the data preprocessor then converts as it was trained to)."""
+    the data preprocessor then converts as it was trained to).
+    """
 
     def __init__(self, reader: SlideReader, grid: SlideGrid,
                  tiles: Sequence) -> None:
@@ -80,8 +82,8 @@ class TileScorer:
     def __call__(self, images: List[torch.Tensor]) -> np.ndarray:
         size = tuple(images[0].shape[-2:])
         samples = [
-            SegDataSample(metainfo=dict(img_shape=size, ori_shape=size,
-                                        pad_shape=size))
+            SegDataSample(
+                metainfo=dict(img_shape=size, ori_shape=size, pad_shape=size))
             for _ in images
         ]
         data = self.model.data_preprocessor(
@@ -91,8 +93,9 @@ class TileScorer:
         if self.cam:
             scores = logits.new_zeros((len(out), self.num_labels) +
                                       logits.shape[-2:])
-            tissue = [i for i in range(self.num_labels)
-                      if i != self.background_index]
+            tissue = [
+                i for i in range(self.num_labels) if i != self.background_index
+            ]
             scores[:, tissue] = logits
             scores[:, self.background_index] = float(
                 getattr(self.model, 'bg_score', None) or 0.)
@@ -202,10 +205,18 @@ def infer_slide(model,
         mask = tissue_mask(thumb)
         tiles = tissue_tiles(grid, mask, thumb_down)
         key = _settings_key(
-            dict(settings or {}, slide=osp.abspath(slide), tile=tile,
-                 overlap=overlap, out_down=out_down, window=window, tta=tta,
-                 level=grid.level, model_down=grid.model_down,
-                 batch_size=batch_size, tiles=len(tiles)))
+            dict(
+                settings or {},
+                slide=osp.abspath(slide),
+                tile=tile,
+                overlap=overlap,
+                out_down=out_down,
+                window=window,
+                tta=tta,
+                level=grid.level,
+                model_down=grid.model_down,
+                batch_size=batch_size,
+                tiles=len(tiles)))
         if overwrite:
             shutil.rmtree(work, ignore_errors=True)
             if osp.isfile(done_path):
@@ -220,8 +231,9 @@ def infer_slide(model,
                     'overwrite (--overwrite) or choose another folder')
             if all(osp.isfile(p) for p in paths.values()):
                 _remove_folder(work)
-                print_log(f'{slide}: done before, outputs in {out_dir}',
-                          logger='current')
+                print_log(
+                    f'{slide}: done before, outputs in {out_dir}',
+                    logger='current')
                 return dict(skipped=True, **paths)
         with tta_switched(model, tta):
             stats = _map_slide(model, reader, grid, tiles, thumb, thumb_down,
@@ -244,9 +256,9 @@ def _remove_folder(folder: str) -> None:
         shutil.rmtree(folder + '.trash', ignore_errors=True)
 
 
-def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key,
-               work, paths, classes, palette, background_index, window,
-               batch_size, num_workers, min_area, progress, on_batch):
+def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key, work,
+               paths, classes, palette, background_index, window, batch_size,
+               num_workers, min_area, progress, on_batch):
     """The tile loop and the exports of :func:`infer_slide`."""
     os.makedirs(osp.join(work, 'batches'), exist_ok=True)
     out_w, out_h = grid.out_size
@@ -280,8 +292,9 @@ def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key,
         return mask[ys][:, mask_cols]
 
     weight = blend_window(t, window)
-    batches = [tiles[i:i + batch_size]
-               for i in range(0, len(tiles), batch_size)]
+    batches = [
+        tiles[i:i + batch_size] for i in range(0, len(tiles), batch_size)
+    ]
     batch_of = {}
     for b, members in enumerate(batches):
         for j, rc in enumerate(members):
@@ -307,8 +320,12 @@ def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key,
     cache = {}
     computed = 0
     done_tiles = sum(len(row) for row in by_row[:next_row])
-    bar = tqdm(total=len(tiles), initial=done_tiles, unit='tile',
-               desc=osp.basename(reader.path), disable=not progress)
+    bar = tqdm(
+        total=len(tiles),
+        initial=done_tiles,
+        unit='tile',
+        desc=osp.basename(reader.path),
+        disable=not progress)
 
     def batch_scores(b):
         nonlocal computed
@@ -372,9 +389,12 @@ def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key,
                      grid.out_mpp)
     del labels
     return dict(
-        tiles=grid.rows * grid.cols, tissue_tiles=len(tiles),
-        computed_tiles=computed, out_size=(out_w, out_h),
-        counts=counts.tolist(), features=features)
+        tiles=grid.rows * grid.cols,
+        tissue_tiles=len(tiles),
+        computed_tiles=computed,
+        out_size=(out_w, out_h),
+        counts=counts.tolist(),
+        features=features)
 
 
 def load_segmentor(cfg, checkpoint: str, device: str = 'cpu'):
@@ -409,13 +429,15 @@ def load_segmentor(cfg, checkpoint: str, device: str = 'cpu'):
             if key in encoder:
                 encoder[key] = None
         model_cfg['image_encoder'] = encoder
-        print_log('prototype encoder: built without its pretrained files; '
-                  'its weights come from the checkpoint', logger='current')
+        print_log(
+            'prototype encoder: built without its pretrained files; '
+            'its weights come from the checkpoint',
+            logger='current')
     model = MODELS.build(model_cfg)
     state = safe_load(checkpoint)
     meta = config_metainfo(cfg)
-    problems = checkpoint_mismatches(
-        model, state, list(meta['classes']) if meta else None)
+    problems = checkpoint_mismatches(model, state,
+                                     list(meta['classes']) if meta else None)
     if problems:
         raise ValueError(f'{checkpoint} does not fit {cfg.filename}: ' +
                          '; '.join(problems[:6]))

@@ -69,8 +69,8 @@ class SlideReader:
             except Exception as e:
                 errors.append(f'pillow: {e}')
                 raise SlideError(
-                    f'{self.path}: unsupported or unreadable slide ('
-                    + '; '.join(errors) + ')') from None
+                    f'{self.path}: unsupported or unreadable slide (' +
+                    '; '.join(errors) + ')') from None
 
     def _open_with(self, name: str):
         if name == 'openslide':
@@ -90,8 +90,9 @@ class SlideReader:
 
     def _own_handle(self) -> None:
         """(Re)open the slide in this process if it is not its own."""
-        if self.backend in ('openslide', 'tiffslide') and (
-                self._handle is None or self._pid != os.getpid()):
+        if self.backend in ('openslide',
+                            'tiffslide') and (self._handle is None
+                                              or self._pid != os.getpid()):
             self._handle = self._open_with(self.backend)
             self._pid = os.getpid()
 
@@ -124,8 +125,7 @@ class SlideReader:
     def level_dimensions(self) -> List[Tuple[int, int]]:
         """(width, height) of every level."""
         if self._handle is not None:
-            return [tuple(map(int, d)) for d in
-                    self._handle.level_dimensions]
+            return [tuple(map(int, d)) for d in self._handle.level_dimensions]
         return [(self._image.shape[1], self._image.shape[0])]
 
     @property
@@ -141,8 +141,8 @@ class SlideReader:
         return self.level_dimensions[0]
 
     def level_for(self, downsample: float) -> int:
-        """The coarsest level whose downsample does not exceed
-        ``downsample`` (so reading it never upsamples)."""
+        """The coarsest level whose downsample does not exceed ``downsample``
+        (so reading it never upsamples)."""
         best = 0
         for i, d in enumerate(self.level_downsamples):
             if d <= downsample * (1 + 1e-3):
@@ -150,7 +150,11 @@ class SlideReader:
         return best
 
     # -- pixels ------------------------------------------------------------
-    def read(self, x: int, y: int, level: int, size: Tuple[int, int],
+    def read(self,
+             x: int,
+             y: int,
+             level: int,
+             size: Tuple[int, int],
              out_size: Optional[Tuple[int, int]] = None) -> np.ndarray:
         """RGB pixels of a region; outside the slide is white glass.
 
@@ -181,15 +185,18 @@ class SlideReader:
                 rgb[:y1 - y, :x1 - x] = img[y:y1, x:x1]
         if out_size is not None and tuple(out_size) != (w, h):
             import cv2
-            rgb = cv2.resize(rgb, tuple(int(v) for v in out_size),
-                             interpolation=cv2.INTER_AREA)
+            rgb = cv2.resize(
+                rgb,
+                tuple(int(v) for v in out_size),
+                interpolation=cv2.INTER_AREA)
         return rgb
 
-    def thumbnail(self, max_side: int = 2048,
+    def thumbnail(self,
+                  max_side: int = 2048,
                   chunk: int = 4096) -> Tuple[np.ndarray, float]:
-        """A low-resolution RGB view of the whole slide, read in chunks of
-        at most ``chunk`` x ``chunk`` pixels of the nearest finer level (so
-        memory stays bounded even for a slide without a pyramid).
+        """A low-resolution RGB view of the whole slide, read in chunks of at
+        most ``chunk`` x ``chunk`` pixels of the nearest finer level (so memory
+        stays bounded even for a slide without a pyramid).
 
         Returns:
             tuple[np.ndarray, float]: ``[h, w, 3]`` uint8 and its downsample
@@ -201,22 +208,21 @@ class SlideReader:
         level = self.level_for(down)
         lw, lh = self.level_dimensions[level]
         ld = self.level_downsamples[level]
-        out_w, out_h = max(1, int(round(w0 / down))), max(1,
-                                                          int(round(h0 /
-                                                                    down)))
+        out_w, out_h = max(1,
+                           int(round(w0 / down))), max(1,
+                                                       int(round(h0 / down)))
         thumb = np.empty((out_h, out_w, 3), np.uint8)
         step = chunk
         for ly in range(0, lh, step):
             for lx in range(0, lw, step):
                 cw, ch = min(step, lw - lx), min(step, lh - ly)
-                ox0, oy0 = int(round(lx * ld / down)), int(round(ly * ld /
-                                                                 down))
+                ox0, oy0 = int(round(lx * ld / down)), int(
+                    round(ly * ld / down))
                 ox1 = int(round((lx + cw) * ld / down))
                 oy1 = int(round((ly + ch) * ld / down))
                 if ox1 <= ox0 or oy1 <= oy0:
                     continue
-                region = self.read(int(lx * ld), int(ly * ld), level,
-                                   (cw, ch))
+                region = self.read(int(lx * ld), int(ly * ld), level, (cw, ch))
                 thumb[oy0:oy1, ox0:ox1] = cv2.resize(
                     region, (ox1 - ox0, oy1 - oy0),
                     interpolation=cv2.INTER_AREA)

@@ -31,10 +31,10 @@ class SlideGrid:
     rows: int = field(init=False)
 
     def __post_init__(self):
-        self.cols = max(1, math.ceil((self.width - self.tile) /
-                                     self.stride) + 1)
-        self.rows = max(1, math.ceil((self.height - self.tile) /
-                                     self.stride) + 1)
+        self.cols = max(1,
+                        math.ceil((self.width - self.tile) / self.stride) + 1)
+        self.rows = max(1,
+                        math.ceil((self.height - self.tile) / self.stride) + 1)
 
     @property
     def out_tile(self) -> int:
@@ -74,11 +74,14 @@ class SlideGrid:
     @property
     def read_size(self) -> int:
         """Tile side at the level read."""
-        return max(1, int(round(self.tile * self.model_down /
-                                self.level_down)))
+        return max(1,
+                   int(round(self.tile * self.model_down / self.level_down)))
 
 
-def make_grid(reader: SlideReader, tile: int, overlap: int, out_down: int,
+def make_grid(reader: SlideReader,
+              tile: int,
+              overlap: int,
+              out_down: int,
               mpp: Optional[float] = None,
               level: Optional[int] = None) -> SlideGrid:
     """Choose the level and lay out the tiles.
@@ -128,9 +131,14 @@ def make_grid(reader: SlideReader, tile: int, overlap: int, out_down: int,
         model_mpp = mpp
     w0, h0 = reader.dimensions
     return SlideGrid(
-        width=math.ceil(w0 / model_down), height=math.ceil(h0 / model_down),
-        model_down=model_down, level=level, level_down=downs[level],
-        tile=tile, stride=tile - overlap, out_down=out_down,
+        width=math.ceil(w0 / model_down),
+        height=math.ceil(h0 / model_down),
+        model_down=model_down,
+        level=level,
+        level_down=downs[level],
+        tile=tile,
+        stride=tile - overlap,
+        out_down=out_down,
         model_mpp=model_mpp)
 
 
@@ -142,8 +150,8 @@ def tissue_tiles(grid: SlideGrid, mask: np.ndarray,
         mask (np.ndarray): ``[h, w]`` bool tissue mask of the thumbnail.
         mask_down (float): Level-0 pixels per mask pixel.
     """
-    integral = np.pad(mask.astype(np.int64).cumsum(0).cumsum(1),
-                      ((1, 0), (1, 0)))
+    integral = np.pad(
+        mask.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     h, w = mask.shape
     side = grid.tile * grid.model_down / mask_down
     out = []

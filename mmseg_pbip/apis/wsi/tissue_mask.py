@@ -3,7 +3,8 @@ import cv2
 import numpy as np
 
 
-def tissue_mask(thumb: np.ndarray, min_saturation: int = 15,
+def tissue_mask(thumb: np.ndarray,
+                min_saturation: int = 15,
                 min_area_fraction: float = 1e-4,
                 close_radius: int = 2) -> np.ndarray:
     """Tissue pixels of a thumbnail: Otsu's threshold on saturation.
@@ -34,8 +35,8 @@ def tissue_mask(thumb: np.ndarray, min_saturation: int = 15,
                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     low = sat[sat <= threshold]
     if low.size:
-        threshold, _ = cv2.threshold(low.reshape(1, -1), 0, 255,
-                                     cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        threshold, _ = cv2.threshold(
+            low.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     mask = (sat > max(threshold, min_saturation)).astype(np.uint8)
     if close_radius > 0:
         disc = cv2.getStructuringElement(

@@ -37,12 +37,12 @@ class DatasetReport:
 
     @property
     def errors(self) -> List[Finding]:
-        """list[Finding]: Findings that would break training."""
+        """List[Finding]: Findings that would break training."""
         return [f for f in self.findings if f.level == 'error']
 
     @property
     def warnings(self) -> List[Finding]:
-        """list[Finding]: Findings worth a look."""
+        """List[Finding]: Findings worth a look."""
         return [f for f in self.findings if f.level == 'warning']
 
     def exit_code(self, strict: bool = False) -> int:
@@ -51,10 +51,12 @@ class DatasetReport:
 
     def to_dict(self) -> dict:
         """JSON-friendly form."""
-        return dict(config=self.config, errors=len(self.errors),
-                    warnings=len(self.warnings),
-                    findings=[asdict(f) for f in self.findings],
-                    splits=self.splits)
+        return dict(
+            config=self.config,
+            errors=len(self.errors),
+            warnings=len(self.warnings),
+            findings=[asdict(f) for f in self.findings],
+            splits=self.splits)
 
     def format_text(self, max_per_message: int = 0) -> str:
         """The report as printed by ``tools/check_dataset.py``.
@@ -65,8 +67,11 @@ class DatasetReport:
         """
         lines = []
         shown = {}
-        for f in sorted(self.findings, key=lambda f: (f.level != 'error',
-                                                       f.split, f.path)):
+
+        def order(f):
+            return f.level != 'error', f.split, f.path
+
+        for f in sorted(self.findings, key=order):
             kind = (f.level, ' '.join(f.message.split()[:2]))
             shown[kind] = shown.get(kind, 0) + 1
             if max_per_message and shown[kind] > max_per_message:

@@ -11,9 +11,23 @@ import numpy as np
 from PIL import Image, ImageFile
 
 # Channels of the PIL modes a patch or mask may come in.
-MODE_CHANNELS = {'1': 1, 'L': 1, 'P': 1, 'I': 1, 'I;16': 1, 'F': 1,
-                 'LA': 2, 'PA': 2, 'RGB': 3, 'YCbCr': 3, 'LAB': 3, 'HSV': 3,
-                 'RGBA': 4, 'RGBX': 4, 'CMYK': 4}
+MODE_CHANNELS = {
+    '1': 1,
+    'L': 1,
+    'P': 1,
+    'I': 1,
+    'I;16': 1,
+    'F': 1,
+    'LA': 2,
+    'PA': 2,
+    'RGB': 3,
+    'YCbCr': 3,
+    'LAB': 3,
+    'HSV': 3,
+    'RGBA': 4,
+    'RGBX': 4,
+    'CMYK': 4
+}
 
 
 def _decode(path: str) -> tuple:
@@ -45,8 +59,10 @@ def _decode(path: str) -> tuple:
             'not a decodable image'
         out['errors'].append(f'{reason}: {e}')
         return out, None, data
-    out.update(size=img.size, mode=img.mode,
-               channels=MODE_CHANNELS.get(img.mode, len(img.getbands())))
+    out.update(
+        size=img.size,
+        mode=img.mode,
+        channels=MODE_CHANNELS.get(img.mode, len(img.getbands())))
     return out, img, data
 
 
@@ -71,15 +87,14 @@ def inspect_image(path: str, grey_threshold: float = 200.) -> dict:
     if img.mode != 'RGB':
         out['warnings'].append(
             f'{channels} channel(s) ({img.mode}), expected RGB: training '
-            'reads it as 3-channel colour'
-            + (' and drops the alpha channel' if 'A' in img.mode else ''))
+            'reads it as 3-channel colour' +
+            (' and drops the alpha channel' if 'A' in img.mode else ''))
     rgb = np.asarray(img.convert('RGB'), dtype=np.float32)
     out['white_fraction'] = float((rgb.mean(-1) > grey_threshold).mean())
     return out
 
 
-def inspect_mask(path: str, num_classes: int,
-                 ignore_index: int = 255) -> dict:
+def inspect_mask(path: str, num_classes: int, ignore_index: int = 255) -> dict:
     """Decode a class-index mask and check its values and size.
 
     Args:

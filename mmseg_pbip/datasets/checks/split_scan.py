@@ -42,15 +42,18 @@ def _split_specs(cfg, report: DatasetReport) -> List[dict]:
         ann_dir = osp.join(root, ann_dir) if ann_dir else None
         meta = ds_type.METAINFO
         cls_from = ds.get('cls_label_from', 'filename')
-        spec_key = (osp.abspath(img_dir), ann_dir and osp.abspath(ann_dir),
-                    cls_from)
+        spec_key = (osp.abspath(img_dir), ann_dir
+                    and osp.abspath(ann_dir), cls_from)
         if spec_key in specs:
             specs[spec_key]['split'] += f', {name}'
             specs[spec_key]['training'] |= name == 'train'
             continue
         specs[spec_key] = dict(
-            split=name, training=name == 'train', img_dir=img_dir,
-            ann_dir=ann_dir, cls_label_from=cls_from,
+            split=name,
+            training=name == 'train',
+            img_dir=img_dir,
+            ann_dir=ann_dir,
+            cls_label_from=cls_from,
             label_format=ds.get('label_format') or ds_type.LABEL_FORMAT,
             img_suffix=ds.get('img_suffix', '.png'),
             seg_map_suffix=ds.get('seg_map_suffix', '.png'),
@@ -65,8 +68,10 @@ def _list_files(folder: str) -> List[str]:
     out = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
-        out += [osp.relpath(osp.join(dirpath, f), folder)
-                for f in filenames if not f.startswith('.')]
+        out += [
+            osp.relpath(osp.join(dirpath, f), folder) for f in filenames
+            if not f.startswith('.')
+        ]
     return sorted(out)
 
 
@@ -83,9 +88,10 @@ def _list_split(spec: dict, report: DatasetReport) -> bool:
     split, img_dir, ann_dir = spec['split'], spec['img_dir'], spec['ann_dir']
     for what, folder in (('image', img_dir), ('mask', ann_dir)):
         if folder is not None and not osp.isdir(folder):
-            report.add('error', split, folder,
-                       f'{what} folder does not exist (check data_root and '
-                       'data_prefix)')
+            report.add(
+                'error', split, folder,
+                f'{what} folder does not exist (check data_root and '
+                'data_prefix)')
             return False
     isuf, msuf = spec['img_suffix'], spec['seg_map_suffix']
     images = []
@@ -105,8 +111,11 @@ def _list_split(spec: dict, report: DatasetReport) -> bool:
     for rel in images:
         stem = rel[:-len(isuf)]
         path = osp.join(img_dir, rel)
-        item = dict(img=path, mask=None, label=None,
-                    identity=_patch_identity(rel, spec['label_format']))
+        item = dict(
+            img=path,
+            mask=None,
+            label=None,
+            identity=_patch_identity(rel, spec['label_format']))
         if ann_dir is not None:
             if stem + msuf in masks:
                 item['mask'] = osp.join(ann_dir, stem + msuf)
@@ -119,8 +128,7 @@ def _list_split(spec: dict, report: DatasetReport) -> bool:
                 item['label'] = parse_cls_label(rel, spec['label_format'],
                                                 spec['num_classes'])
             except ValueError as e:
-                report.add('error', split, path,
-                           str(e).split(': ', 1)[-1])
+                report.add('error', split, path, str(e).split(': ', 1)[-1])
         items.append(item)
     for orphan in sorted(masks - stems):
         report.add('warning', split, osp.join(ann_dir, orphan),
@@ -144,8 +152,11 @@ def _inspect_all(specs: List[dict], grey_threshold: float, workers: int,
             if item['mask']:
                 jobs.append((inspect_mask, (item['mask'], spec['num_classes'],
                                             spec['ignore_index'])))
-    bar = dict(total=len(jobs), desc='checking files', unit='file',
-               disable=not progress)
+    bar = dict(
+        total=len(jobs),
+        desc='checking files',
+        unit='file',
+        disable=not progress)
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             results = list(tqdm(pool.map(_run, jobs, chunksize=16), **bar))
@@ -161,8 +172,9 @@ def _inspect_all(specs: List[dict], grey_threshold: float, workers: int,
 def _file_findings(spec: dict, report: DatasetReport) -> None:
     """Per-file errors, sizes against the split's usual size, duplicates."""
     split = spec['split']
-    sizes = Counter(tuple(i['img_info']['size']) for i in spec['items']
-                    if 'size' in i['img_info'])
+    sizes = Counter(
+        tuple(i['img_info']['size']) for i in spec['items']
+        if 'size' in i['img_info'])
     usual = sizes.most_common(1)[0][0] if sizes else None
     by_identity, by_hash = defaultdict(list), defaultdict(list)
     for item in spec['items']:
@@ -175,16 +187,17 @@ def _file_findings(spec: dict, report: DatasetReport) -> None:
         size = info.get('size')
         if size and usual and tuple(size) != usual:
             report.add(
-                'error' if spec['training'] else 'warning', split,
-                item['img'], f'{size[0]}x{size[1]} pixels, the other patches '
+                'error' if spec['training'] else 'warning', split, item['img'],
+                f'{size[0]}x{size[1]} pixels, the other patches '
                 f'of this split are {usual[0]}x{usual[1]}' +
-                (' (a training batch needs one size)' if spec['training']
-                 else ''))
+                (' (a training batch needs one size)'
+                 if spec['training'] else ''))
         if size and minfo and 'size' in minfo and \
                 tuple(minfo['size']) != tuple(size):
-            report.add('error', split, item['mask'],
-                       f"mask is {minfo['size'][0]}x{minfo['size'][1]}, its "
-                       f'image is {size[0]}x{size[1]}')
+            report.add(
+                'error', split, item['mask'],
+                f"mask is {minfo['size'][0]}x{minfo['size'][1]}, its "
+                f'image is {size[0]}x{size[1]}')
         by_identity[item['identity']].append(item)
         if 'sha1' in info:
             by_hash[info['sha1']].append(item)
@@ -197,16 +210,16 @@ def _file_findings(spec: dict, report: DatasetReport) -> None:
                 others = [o['img'] for o in group if o is not g]
                 report.add(
                     'error' if conflicting else 'warning', split, g['img'],
-                    'duplicate patch name ' + (
-                        'with a different label ' if conflicting else '') +
+                    'duplicate patch name ' +
+                    ('with a different label ' if conflicting else '') +
                     f'(also {", ".join(others)})')
     for group in by_hash.values():
         names = {g['identity'] for g in group}
         if len(names) > 1:
             for g in group:
-                report.add('warning', split, g['img'],
-                           'same pixels as ' + ', '.join(
-                               o['img'] for o in group if o is not g))
+                report.add(
+                    'warning', split, g['img'], 'same pixels as ' +
+                    ', '.join(o['img'] for o in group if o is not g))
 
 
 def _cross_split_findings(specs: List[dict], report: DatasetReport) -> None:
@@ -218,14 +231,15 @@ def _cross_split_findings(specs: List[dict], report: DatasetReport) -> None:
             if sha is None:
                 continue
             if sha in seen and seen[sha][0] != spec['split']:
-                report.add('warning', spec['split'], item['img'],
-                           f'same pixels as {seen[sha][1]} in split '
-                           f'{seen[sha][0]} (leakage between splits)')
+                report.add(
+                    'warning', spec['split'], item['img'],
+                    f'same pixels as {seen[sha][1]} in split '
+                    f'{seen[sha][0]} (leakage between splits)')
             seen.setdefault(sha, (spec['split'], item['img']))
 
 
-def _summarise(spec: dict, bank: Optional[dict], report: DatasetReport
-               ) -> dict:
+def _summarise(spec: dict, bank: Optional[dict],
+               report: DatasetReport) -> dict:
     """Per-class counts; single-label patches usable by the image bank."""
     n = spec['num_classes']
     labels, white, pixels = [], [], np.zeros(n + 1)
@@ -242,10 +256,12 @@ def _summarise(spec: dict, bank: Optional[dict], report: DatasetReport
         white.append(item['img_info'].get('white_fraction', 1.))
     labels = np.asarray(labels, dtype=int).reshape(-1, n)
     summary = dict(
-        split=spec['split'], img_dir=spec['img_dir'],
+        split=spec['split'],
+        img_dir=spec['img_dir'],
         images=len(spec['items']),
         masks=sum(i['mask'] is not None for i in spec['items']),
-        labels_from=spec['cls_label_from'], classes=spec['classes'],
+        labels_from=spec['cls_label_from'],
+        classes=spec['classes'],
         patches_per_class=labels.sum(0).tolist())
     if spec['ann_dir'] is not None and pixels.sum():
         summary['pixel_fraction'] = (pixels[:n] / pixels.sum()).tolist()
@@ -259,18 +275,22 @@ def _summarise(spec: dict, bank: Optional[dict], report: DatasetReport
         for c, name in enumerate(spec['classes']):
             got = summary['bank_usable'][c]
             if bank is not None and got == 0:
-                report.add('error', spec['split'], spec['img_dir'],
-                           f'class {name} has no single-label patch at most '
-                           f'{max_white:.0%} white: the image bank cannot be '
-                           'built')
+                report.add(
+                    'error', spec['split'], spec['img_dir'],
+                    f'class {name} has no single-label patch at most '
+                    f'{max_white:.0%} white: the image bank cannot be '
+                    'built')
             elif bank is not None and got < k:
-                report.add('warning', spec['split'], spec['img_dir'],
-                           f'class {name} has {got} single-label patch(es) '
-                           f'for the image bank, fewer than k_per_class={k}')
+                report.add(
+                    'warning', spec['split'], spec['img_dir'],
+                    f'class {name} has {got} single-label patch(es) '
+                    f'for the image bank, fewer than k_per_class={k}')
     return summary
 
 
-def check_config_datasets(cfg, workers: int = 1, progress: bool = True,
+def check_config_datasets(cfg,
+                          workers: int = 1,
+                          progress: bool = True,
                           config_name: str = '') -> DatasetReport:
     """Check every file of the config's train / val / test datasets.
 

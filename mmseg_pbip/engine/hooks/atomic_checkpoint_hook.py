@@ -50,13 +50,18 @@ class AtomicCheckpointHook(CheckpointHook):
             return
         with atomic_path(self.last_ckpt, durable=True) as tmp:
             runner.save_checkpoint(
-                self.out_dir, osp.basename(tmp), self.file_client_args,
+                self.out_dir,
+                osp.basename(tmp),
+                self.file_client_args,
                 save_optimizer=self.save_optimizer,
-                save_param_scheduler=self.save_param_scheduler, meta=meta,
-                by_epoch=self.by_epoch, backend_args=self.backend_args,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
                 **self.args)
-        with atomic_path(osp.join(runner.work_dir, 'last_checkpoint'),
-                         durable=True) as tmp, open(tmp, 'w') as f:
+        with atomic_path(
+                osp.join(runner.work_dir, 'last_checkpoint'),
+                durable=True) as tmp, open(tmp, 'w') as f:
             f.write(self.last_ckpt)
         for old in stale:
             path = osp.join(self.out_dir, self.filename_tmpl.format(old))

@@ -11,7 +11,8 @@ from ...datasets import config_metainfo
 from ..model_wrappers import unwrap_model
 
 
-def checkpoint_mismatches(model, checkpoint: dict,
+def checkpoint_mismatches(model,
+                          checkpoint: dict,
                           classes: Optional[List[str]] = None) -> List[str]:
     """What makes a checkpoint unfit for a model and its dataset classes.
 
@@ -79,7 +80,8 @@ class CheckpointCompatibilityHook(Hook):
         model = unwrap_model(runner.model)
         meta = config_metainfo(runner.cfg)
         problems = checkpoint_mismatches(
-            model, checkpoint, list(meta['classes']) if meta else None)
+            model, checkpoint,
+            list(meta['classes']) if meta else None)
         if not problems:
             return
         source = runner.cfg.get('load_from') or find_latest_checkpoint(

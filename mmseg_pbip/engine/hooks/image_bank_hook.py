@@ -11,13 +11,17 @@ from mmseg.registry import DATASETS, HOOKS
 from PIL import Image
 
 from ...datasets import cls_label_from_mask, config_metainfo
-from ...image_bank import (BankImageReader, build_image_bank,
-                           load_image_bank, save_image_bank)
+from ...image_bank import (BankImageReader, build_image_bank, load_image_bank,
+                           save_image_bank)
 from ..model_wrappers import unwrap_model
 
 
-def bank_from_config(cfg, encoder, input_space='rgb01', augment=False,
-                     stretch=False, **settings) -> dict:
+def bank_from_config(cfg,
+                     encoder,
+                     input_space='rgb01',
+                     augment=False,
+                     stretch=False,
+                     **settings) -> dict:
     """Build a bank from ``cfg.train_dataloader.dataset``'s training split.
 
     Args:
@@ -37,18 +41,27 @@ def bank_from_config(cfg, encoder, input_space='rgb01', augment=False,
     else:  # labels derived from masks: read each mask once
         labels = np.stack([
             cls_label_from_mask(
-                np.asarray(Image.open(dataset.get_data_info(i)
-                                      ['seg_map_path'])),
+                np.asarray(
+                    Image.open(dataset.get_data_info(i)['seg_map_path'])),
                 dataset.background_index) for i in range(len(dataset))
         ])
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
     pre = (cfg.get('model') or {}).get('data_preprocessor') or {}
     reader = BankImageReader(
-        input_space, mean=pre.get('mean'), std=pre.get('std'),
-        to_rgb=bool(pre.get('bgr_to_rgb')), augment=augment, stretch=stretch,
+        input_space,
+        mean=pre.get('mean'),
+        std=pre.get('std'),
+        to_rgb=bool(pre.get('bgr_to_rgb')),
+        augment=augment,
+        stretch=stretch,
         seed=settings.get('seed', 42))
-    return build_image_bank(paths, labels, dataset.tissue_classes, encoder,
-                            reader=reader, **settings)
+    return build_image_bank(
+        paths,
+        labels,
+        dataset.tissue_classes,
+        encoder,
+        reader=reader,
+        **settings)
 
 
 def tissue_classes(cfg):
@@ -100,20 +113,34 @@ class ImageBankHook(Hook):
     """
     priority = 'VERY_HIGH'
 
-    def __init__(self, bank_file: Optional[str] = None, k_per_class: int = 3,
-                 n_per_cluster: int = 100, max_white_fraction: float = 0.5,
-                 grey_threshold: float = 200., batch_size: int = 32,
-                 kmeans: str = 'spherical', prototype_rule: str = 'centroid',
-                 seed: int = 42, input_space: str = 'inputs',
-                 augment: bool = True, stretch: bool = True,
-                 rebuild: bool = False, check_encoder: bool = True) -> None:
+    def __init__(self,
+                 bank_file: Optional[str] = None,
+                 k_per_class: int = 3,
+                 n_per_cluster: int = 100,
+                 max_white_fraction: float = 0.5,
+                 grey_threshold: float = 200.,
+                 batch_size: int = 32,
+                 kmeans: str = 'spherical',
+                 prototype_rule: str = 'centroid',
+                 seed: int = 42,
+                 input_space: str = 'inputs',
+                 augment: bool = True,
+                 stretch: bool = True,
+                 rebuild: bool = False,
+                 check_encoder: bool = True) -> None:
         self.bank_file = bank_file
         self.settings = dict(
-            k_per_class=k_per_class, n_per_cluster=n_per_cluster,
+            k_per_class=k_per_class,
+            n_per_cluster=n_per_cluster,
             max_white_fraction=max_white_fraction,
-            grey_threshold=grey_threshold, batch_size=batch_size,
-            kmeans=kmeans, prototype_rule=prototype_rule, seed=seed,
-            input_space=input_space, augment=augment, stretch=stretch)
+            grey_threshold=grey_threshold,
+            batch_size=batch_size,
+            kmeans=kmeans,
+            prototype_rule=prototype_rule,
+            seed=seed,
+            input_space=input_space,
+            augment=augment,
+            stretch=stretch)
         self.rebuild = rebuild
         self.check_encoder = check_encoder
 
@@ -135,8 +162,8 @@ class ImageBankHook(Hook):
                     f'image bank {self.bank_file} not found and no '
                     'checkpoint to take prototypes from; build it with '
                     'tools/build_image_bank.py CONFIG')
-            print_log(f'building the image bank {self.bank_file}',
-                      logger='current')
+            print_log(
+                f'building the image bank {self.bank_file}', logger='current')
             bank = bank_from_config(runner.cfg, model.image_encoder,
                                     **self.settings)
             if is_main_process():
@@ -144,10 +171,12 @@ class ImageBankHook(Hook):
             barrier()
         encoder = model.image_encoder
         bank = load_image_bank(
-            self.bank_file, tissue_classes(runner.cfg),
+            self.bank_file,
+            tissue_classes(runner.cfg),
             feature_dim=encoder.out_channels,
             encoder=encoder if self.check_encoder else None)
         model.head.set_prototypes(bank['prototypes'], bank['k_per_class'])
         print_log(
             f'image bank {self.bank_file}: {bank["k_per_class"]} prototypes '
-            f'per class, encoder {bank["encoder"]}', logger='current')
+            f'per class, encoder {bank["encoder"]}',
+            logger='current')

@@ -24,10 +24,14 @@ class NonFiniteLossHook(Hook):
     """
     priority = 'ABOVE_NORMAL'
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         terms = {
-            k: float(v) for k, v in (outputs or {}).items()
+            k: float(v)
+            for k, v in (outputs or {}).items()
             if 'loss' in k and isinstance(v, (torch.Tensor, float, int))
         }
         local = any(not math.isfinite(v) for v in terms.values())
@@ -43,7 +47,7 @@ class NonFiniteLossHook(Hook):
                'saving. ' +
                (f'Last good checkpoint: {last} (resume from it with '
                 '--resume after lowering the learning rate or checking the '
-                'data with tools/check_dataset.py).' if last else
-                'No checkpoint was saved yet.'))
+                'data with tools/check_dataset.py).'
+                if last else 'No checkpoint was saved yet.'))
         runner.logger.error(msg)
         raise NonFiniteLossError(msg)

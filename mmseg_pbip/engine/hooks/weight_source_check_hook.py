@@ -48,8 +48,9 @@ class WeightSourceCheckHook(Hook):
             return
         sources = find_pretrained_sources(cfg.get('model', {}))
         if sources:
-            print_log(f'pretrained weights from: {", ".join(sources)}',
-                      logger='current')
+            print_log(
+                f'pretrained weights from: {", ".join(sources)}',
+                logger='current')
             return
         if not cfg.get('allow_random_init', False):
             raise RuntimeError(

@@ -30,11 +30,13 @@ class DeviceAgnosticDDP(MMDistributedDataParallel):
         if param is not None and param.device.type == 'cpu':
             device_ids = None
             # torch's and mmcv's SyncBN
-            if any(type(m).__name__ == 'SyncBatchNorm'
-                   for m in module.modules()):
+            if any(
+                    type(m).__name__ == 'SyncBatchNorm'
+                    for m in module.modules()):
                 print_log(
                     'CPU processes: SyncBN layers run as BN (statistics per '
-                    'process); SyncBN needs GPUs', logger='current',
+                    'process); SyncBN needs GPUs',
+                    logger='current',
                     level=logging.WARNING)
                 module = revert_sync_batchnorm(module)
         super().__init__(module=module, device_ids=device_ids, **kwargs)

@@ -1,4 +1,4 @@
-"""mIoU, FwIoU, boundary IoU and Dice over the tissue classes."""
+"""MIoU, FwIoU, boundary IoU and Dice over the tissue classes."""
 import os.path as osp
 from collections import OrderedDict
 from typing import Dict, Sequence
@@ -112,11 +112,10 @@ class HistoSegMetric(IoUMetric):
         return stats
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
-        """Accumulate per-image statistics (see :meth:`compute_sample`);
-        with ``output_dir`` (``tools/test.py --out DIR``) also write each
-        prediction as ``<image stem>.png`` (P mode, the dataset palette,
-        the dataset's label values), atomically; with ``format_only`` only
-        write them."""
+        """Accumulate per-image statistics (see :meth:`compute_sample`); with
+        ``output_dir`` (``tools/test.py --out DIR``) also write each prediction
+        as ``<image stem>.png`` (P mode, the dataset palette, the dataset's
+        label values), atomically; with ``format_only`` only write them."""
         for sample in data_samples:
             pred = _to_numpy(sample['pred_sem_seg']['data'].squeeze())
             if not self.format_only:

@@ -8,8 +8,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 
 from ..encoders.frozen_image_encoder import check_weights, fixed_random_init
-from ..utils.foundation_models import (build_foundation_model,
-                                       foundation_spec,
+from ..utils.foundation_models import (build_foundation_model, foundation_spec,
                                        load_foundation_weights, run_hf_vit)
 
 
@@ -78,21 +77,25 @@ class FoundationViTBackbone(BaseModule):
         if spec['library'] == 'timm':
             # Feature maps at any input size (pos-embedding interpolation;
             # the weights are unchanged).
-            arch_overrides = dict(dict(dynamic_img_size=True),
-                                  **(arch_overrides or {}))
+            arch_overrides = dict(
+                dict(dynamic_img_size=True), **(arch_overrides or {}))
         with fixed_random_init():
             model = build_foundation_model(spec, arch_overrides)
         vit = model.trunk if spec['library'] == 'conch' else model
         if load:
             load_foundation_weights(
-                vit, spec, checkpoint,
+                vit,
+                spec,
+                checkpoint,
                 part='trunk' if spec['library'] == 'conch' else 'model')
-            print_log(f'{arch} backbone weights loaded from {checkpoint}',
-                      logger='current')
+            print_log(
+                f'{arch} backbone weights loaded from {checkpoint}',
+                logger='current')
         depth = self._depth(vit)
         if out_indices is None:
             out_indices = sorted(
-                {round(depth * (i + 1) / 4) - 1 for i in range(4)})
+                {round(depth * (i + 1) / 4) - 1
+                 for i in range(4)})
         self.out_indices = [i % depth for i in out_indices]
         if len(set(self.out_indices)) != len(self.out_indices):
             raise ValueError(f'out_indices {list(out_indices)} repeat a block')
@@ -107,8 +110,7 @@ class FoundationViTBackbone(BaseModule):
         self.norm_outputs = norm_outputs
         if self.library == 'timm':
             vit.prune_intermediate_layers(
-                self.out_indices, prune_norm=not norm_outputs,
-                prune_head=True)
+                self.out_indices, prune_norm=not norm_outputs, prune_head=True)
         else:  # the layers after the deepest taken one are never used
             vit.encoder.layer = vit.encoder.layer[:used]
         self.vit = vit
@@ -177,8 +179,11 @@ class FoundationViTBackbone(BaseModule):
         """
         if self.library == 'timm':
             return self.vit.forward_intermediates(
-                x, indices=self.out_indices, norm=self.norm_outputs,
-                output_fmt='NCHW', intermediates_only=True)
+                x,
+                indices=self.out_indices,
+                norm=self.norm_outputs,
+                output_fmt='NCHW',
+                intermediates_only=True)
         out = run_hf_vit(self.vit, x, output_hidden_states=True)
         patch = self.vit.config.patch_size
         h, w = x.shape[-2] // patch, x.shape[-1] // patch
@@ -188,6 +193,7 @@ class FoundationViTBackbone(BaseModule):
             if self.norm_outputs:
                 tokens = self.vit.layernorm(tokens)
             tokens = tokens[:, tokens.shape[1] - h * w:]
-            maps.append(tokens.transpose(1, 2).reshape(
-                x.shape[0], -1, h, w).contiguous())
+            maps.append(
+                tokens.transpose(1, 2).reshape(x.shape[0], -1, h,
+                                               w).contiguous())
         return maps

@@ -5,8 +5,8 @@ from mmseg.registry import MODELS
 
 @MODELS.register_module()
 class NVLabsMixVisionTransformer(MixVisionTransformer):
-    """:class:`mmseg.models.backbones.MixVisionTransformer` whose norms use
-    the epsilons of the NVlabs SegFormer code (and the released PBIP code).
+    """:class:`mmseg.models.backbones.MixVisionTransformer` whose norms use the
+    epsilons of the NVlabs SegFormer code (and the released PBIP code).
 
     MMSeg builds every LayerNorm from one ``norm_cfg`` (eps 1e-6). The
     NVlabs MiT uses eps 1e-6 in the blocks and the stage norms but torch's

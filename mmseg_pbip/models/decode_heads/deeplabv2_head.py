@@ -33,8 +33,9 @@ class DeepLabV2Head(BaseDecodeHead):
         del self.conv_seg  # the branches are the classifiers
         self.dilations = tuple(dilations)
         self.aspp = nn.ModuleList([
-            nn.Conv2d(self.in_channels, self.out_channels, 3, padding=d,
-                      dilation=d) for d in self.dilations
+            nn.Conv2d(
+                self.in_channels, self.out_channels, 3, padding=d, dilation=d)
+            for d in self.dilations
         ])
 
     def init_weights(self) -> None:

@@ -42,7 +42,8 @@ class CLIPVisionEncoder(FrozenImageEncoder):
             type(self).__name__)
         with fixed_random_init():
             if load:
-                model = CLIPVisionModelWithProjection.from_pretrained(pretrained)
+                model = CLIPVisionModelWithProjection.from_pretrained(
+                    pretrained)
             else:
                 model = CLIPVisionModelWithProjection(
                     CLIPVisionConfig(**(hf_config or {})))

@@ -38,7 +38,8 @@ class DINOv2Encoder(FrozenImageEncoder):
         load = check_weights(
             pretrained, allow_random_init,
             'a Hugging Face DINOv2 folder (config.json + weights)',
-            'facebook/dinov2-base, copied locally', type(self).__name__)
+            'facebook/dinov2-base, copied locally',
+            type(self).__name__)
         with fixed_random_init():
             if load:
                 self.model = Dinov2Model.from_pretrained(pretrained)

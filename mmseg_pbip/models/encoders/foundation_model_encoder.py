@@ -5,8 +5,7 @@ import torch
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
 
-from ..utils.foundation_models import (build_foundation_model,
-                                       foundation_spec,
+from ..utils.foundation_models import (build_foundation_model, foundation_spec,
                                        load_foundation_weights, run_hf_vit)
 from .frozen_image_encoder import (FrozenImageEncoder, check_weights,
                                    fixed_random_init)
@@ -94,7 +93,8 @@ class FoundationModelEncoder(FrozenImageEncoder):
             print_log(
                 f'{arch} weights loaded from {checkpoint}' +
                 (f' ({len(ignored)} keys of other towers ignored)'
-                 if ignored else ''), logger='current')
+                 if ignored else ''),
+                logger='current')
         self.num_prefix_tokens = getattr(self.model, 'num_prefix_tokens', 1)
         self.out_channels = self._feature_dim()
         self.weights_source = checkpoint if load else 'random'

@@ -43,10 +43,12 @@ class FrozenImageEncoder(BaseModule):
         self.input_size = int(input_size)
         self.normalize = normalize
         self.register_buffer(
-            'mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
+            'mean',
+            torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
             persistent=False)
         self.register_buffer(
-            'std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
+            'std',
+            torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
             persistent=False)
 
     def freeze(self) -> None:
@@ -74,8 +76,10 @@ class FrozenImageEncoder(BaseModule):
         """
         if images.shape[-2:] != (self.input_size, self.input_size):
             images = F.interpolate(
-                images, size=(self.input_size, self.input_size),
-                mode='bilinear', align_corners=False)
+                images,
+                size=(self.input_size, self.input_size),
+                mode='bilinear',
+                align_corners=False)
         if not self.normalize:
             return images
         return (images - self.mean) / self.std
@@ -162,5 +166,7 @@ def check_weights(path: Optional[str], allow_random_init: bool, what: str,
             'allow_random_init=True only to run without them on purpose.')
     print_log(
         f'{owner}: RANDOM INITIALISATION (allow_random_init=True), no '
-        'pretrained weights loaded', logger='current', level=30)
+        'pretrained weights loaded',
+        logger='current',
+        level=30)
     return False

@@ -84,16 +84,16 @@ class MedCLIPVisionEncoder(FrozenImageEncoder):
                 gen = torch.Generator().manual_seed(projection_seed)
                 bound = 1 / width**0.5
                 with torch.no_grad():
-                    self.projection_head.weight.uniform_(-bound, bound,
-                                                         generator=gen)
+                    self.projection_head.weight.uniform_(
+                        -bound, bound, generator=gen)
             else:
                 import torchvision
                 self.model = torchvision.models.resnet50(weights=None)
                 self.model.fc = nn.Linear(2048, 512, bias=False)
         if checkpoint:
             self.load_medclip(checkpoint)
-        self.weights_source = checkpoint or (
-            swin_pretrained if load else 'random')
+        self.weights_source = checkpoint or (swin_pretrained
+                                             if load else 'random')
         self.freeze()
 
     def load_medclip(self, path: str) -> None:
@@ -101,8 +101,10 @@ class MedCLIPVisionEncoder(FrozenImageEncoder):
         state = safe_load(path, what='MedCLIP checkpoint')
         state = state.get('state_dict', state)
         prefix = 'vision_model.'
-        own = {k[len(prefix):]: v for k, v in state.items()
-               if k.startswith(prefix)}
+        own = {
+            k[len(prefix):]: v
+            for k, v in state.items() if k.startswith(prefix)
+        }
         if not own:
             raise ValueError(f'{path}: no vision_model.* keys; not a MedCLIP '
                              'checkpoint')
@@ -111,8 +113,8 @@ class MedCLIPVisionEncoder(FrozenImageEncoder):
             raise ValueError(
                 f'{path}: does not match MedCLIP {self.variant}: missing '
                 f'{missing[:5]}, unexpected {unexpected[:5]}')
-        print_log(f'MedCLIP vision weights loaded from {path}',
-                  logger='current')
+        print_log(
+            f'MedCLIP vision weights loaded from {path}', logger='current')
 
     def embed(self, pixels: torch.Tensor) -> torch.Tensor:
         """``[B, 3, S, S] -> [B, 512]``."""

@@ -21,15 +21,18 @@ class CAMClsHead(BaseModule):
         in_index (int): Which backbone output to use. Defaults to -1.
     """
 
-    def __init__(self, in_channels: int, num_classes: int,
-                 in_index: int = -1, init_cfg=None) -> None:
+    def __init__(self,
+                 in_channels: int,
+                 num_classes: int,
+                 in_index: int = -1,
+                 init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_classes = num_classes
         self.in_index = in_index
         self.classifier = nn.Conv2d(in_channels, num_classes, 1, bias=False)
 
-    def forward(self, feats: Sequence[torch.Tensor]
-                ) -> Dict[str, torch.Tensor]:
+    def forward(self,
+                feats: Sequence[torch.Tensor]) -> Dict[str, torch.Tensor]:
         """Returns ``feats`` ``[B, C, h, w]``, ``cams`` ``[B, N, h, w]`` and
         ``cls_scores`` ``[B, N]``."""
         x = feats[self.in_index]

@@ -171,7 +171,8 @@ class PrototypeSimHead(BaseModule):
         raise ValueError(f"merge must be 'mean', 'max' or 'hard_max', "
                          f'got {mode!r}')
 
-    def forward(self, feats: Sequence[Tensor],
+    def forward(self,
+                feats: Sequence[Tensor],
                 merge: str = 'mean') -> Dict[str, List[Tensor]]:
         """Similarity maps of every used stage.
 

@@ -182,8 +182,9 @@ class ImgMatchLoss(nn.Module):
         Returns:
             tuple[Tensor, Tensor]: ``[S, 3, H, W]`` FG and BG images.
         """
-        cams = F.interpolate(cams, size=images.shape[-2:], mode='bilinear',
-                             align_corners=True)  # [B, M, H, W]
+        cams = F.interpolate(
+            cams, size=images.shape[-2:], mode='bilinear',
+            align_corners=True)  # [B, M, H, W]
         if self.cam_scaling == 'relu_max':
             cams = cams.relu()
         if self.threshold_scope == 'image':
@@ -212,8 +213,9 @@ class ImgMatchLoss(nn.Module):
         if self.encoder_autocast is None:
             cast = contextlib.nullcontext()
         else:
-            cast = torch.autocast(images.device.type,
-                                  dtype=getattr(torch, self.encoder_autocast))
+            cast = torch.autocast(
+                images.device.type,
+                dtype=getattr(torch, self.encoder_autocast))
         with cast:
             if not self.encoder_checkpoint and self.encoder_chunk is None:
                 return run(images).float()
@@ -254,7 +256,9 @@ class ImgMatchLoss(nn.Module):
                 print_log(
                     'ImgMatchLoss: torch.compile of the image encoder failed '
                     f'({type(e).__name__}: {str(e)[:200]}); running it '
-                    'eagerly from now on', logger='current', level=30)
+                    'eagerly from now on',
+                    logger='current',
+                    level=30)
                 entry['run'] = encoder
                 return encoder(images)
 
@@ -283,8 +287,8 @@ class ImgMatchLoss(nn.Module):
         fg_neg = torch.logsumexp(fg.masked_fill(own, -1e4), (0, 1))
         loss_fg = -(fg_pos - torch.logaddexp(fg_pos, fg_neg))
         others = (~own).sum(1).clamp(min=1).to(bg.dtype)
-        bg_neg_mean = torch.logsumexp(
-            bg.masked_fill(own, -1e4), 1) - others.log()
+        bg_neg_mean = torch.logsumexp(bg.masked_fill(own, -1e4),
+                                      1) - others.log()
         bg_pos_set = torch.logsumexp(bg_neg_mean, 0)
         bg_own = torch.logsumexp(bg[own], 0)
         loss_bg = -(bg_pos_set - torch.logaddexp(bg_pos_set, bg_own))
@@ -337,16 +341,17 @@ class ImgMatchLoss(nn.Module):
             zero = cams.sum() * 0
             return dict(loss_fg=zero, loss_bg=zero, loss_cam_reg=reg)
         if own is None:
-            own = torch.eye(prototypes.shape[0], dtype=torch.bool,
-                            device=prototypes.device)
+            own = torch.eye(
+                prototypes.shape[0],
+                dtype=torch.bool,
+                device=prototypes.device)
         fg, bg = self.masked_images(images, cams, pairs)
         sims = self.similarities(
             self.encode(encoder, torch.cat([fg, bg], 0)), prototypes)
         num_s = pairs.shape[0]
         terms = self.infonce if self.contrast == 'infonce' else \
             self.paper_terms
-        loss_fg, loss_bg = terms(sims[:num_s], sims[num_s:],
-                                 own[pairs[:, 1]])
+        loss_fg, loss_bg = terms(sims[:num_s], sims[num_s:], own[pairs[:, 1]])
         return dict(
             loss_fg=self.fg_weight * loss_fg,
             loss_bg=self.bg_weight * loss_bg,

@@ -19,7 +19,8 @@ class MultiStageClsLoss(nn.Module):
         loss_name (str): Key of the loss in the log. Defaults to 'loss_cls'.
     """
 
-    def __init__(self, stage_weights: Sequence[float] = (0., 0.1, 1., 1.),
+    def __init__(self,
+                 stage_weights: Sequence[float] = (0., 0.1, 1., 1.),
                  loss_name: str = 'loss_cls') -> None:
         super().__init__()
         self.stage_weights = [float(w) for w in stage_weights]

@@ -31,9 +31,13 @@ class PSCLLoss(nn.Module):
         loss_weight (float): ``lambda_1``. Defaults to 0.1.
     """
 
-    def __init__(self, in_channels: int, proj_channels: int = 128,
-                 bg_score: float = 0.3, conf_threshold: float = 0.5,
-                 temperature: float = 0.1, max_samples: int = 1024,
+    def __init__(self,
+                 in_channels: int,
+                 proj_channels: int = 128,
+                 bg_score: float = 0.3,
+                 conf_threshold: float = 0.5,
+                 temperature: float = 0.1,
+                 max_samples: int = 1024,
                  loss_weight: float = 0.1) -> None:
         super().__init__()
         self.projector = nn.Sequential(
@@ -76,8 +80,8 @@ class PSCLLoss(nn.Module):
             perm = torch.randperm(idx.numel(), device=idx.device)
             idx = idx[perm[:self.max_samples]]
         if idx.numel() == 0:
-            zero = feats.sum() * 0 + sum(
-                p.sum() * 0 for p in self.projector.parameters())
+            zero = feats.sum() * 0 + sum(p.sum() * 0
+                                         for p in self.projector.parameters())
             return dict(loss_pscl=zero)
         z = self.projector(flat[idx])
         loss = self.supcon(z, target.flatten()[idx])

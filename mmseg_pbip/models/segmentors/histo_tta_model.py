@@ -54,11 +54,10 @@ class HistoTTAModel(SegTTAModel):
             self.module.tta_flips = [False]
 
     def merge_preds(
-            self,
-            data_samples_list: List[List[SegDataSample]]
+            self, data_samples_list: List[List[SegDataSample]]
     ) -> List[SegDataSample]:
-        """Mean CAMs of each image's views, and their pseudo mask (for
-        other segmentors, :meth:`SegTTAModel.merge_preds`).
+        """Mean CAMs of each image's views, and their pseudo mask (for other
+        segmentors, :meth:`SegTTAModel.merge_preds`).
 
         Args:
             data_samples_list (list[list[SegDataSample]]): Per image, its
@@ -85,7 +84,8 @@ class HistoTTAModel(SegTTAModel):
                 if key in first:
                     sample.set_field(first.get(key), key)
             sample.set_data(
-                dict(seg_logits=PixelData(data=cams),
-                     pred_sem_seg=PixelData(data=pred[None])))
+                dict(
+                    seg_logits=PixelData(data=cams),
+                    pred_sem_seg=PixelData(data=pred[None])))
             merged.append(sample)
         return merged

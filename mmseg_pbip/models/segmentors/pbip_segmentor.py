@@ -170,8 +170,9 @@ class PBIPSegmentor(WSSSCAMSegmentor):
         if self.match_cams == 'subclass':
             return out['sub_cams'][self.match_stages[0]]
         return sum(
-            F.interpolate(out['cams'][s], size=size, mode='bilinear',
-                          align_corners=True) for s in self.match_stages)
+            F.interpolate(
+                out['cams'][s], size=size, mode='bilinear', align_corners=True)
+            for s in self.match_stages)
 
     # -- BaseSegmentor API --------------------------------------------------
     def extract_feat(self, inputs: Tensor) -> List[Tensor]:
@@ -199,8 +200,7 @@ class PBIPSegmentor(WSSSCAMSegmentor):
                 self.match_loss(images,
                                 self.match_maps(out, inputs.shape[-2:]),
                                 self.select_pairs(out, labels),
-                                self.image_encoder, self.head.prototypes,
-                                own))
+                                self.image_encoder, self.head.prototypes, own))
         return losses
 
     def _fused_cams_once(self, inputs: Tensor,
@@ -218,6 +218,8 @@ class PBIPSegmentor(WSSSCAMSegmentor):
             if labels is not None:
                 cam = cam * labels[:, :, None, None]
             fused = fused + w * F.interpolate(
-                cam, size=inputs.shape[-2:], mode='bilinear',
+                cam,
+                size=inputs.shape[-2:],
+                mode='bilinear',
                 align_corners=True)
         return fused

@@ -69,8 +69,8 @@ class PSCLSegmentor(WSSSCAMSegmentor):
         """MLSM loss, plus the PSCL loss when configured."""
         labels = self.cls_labels(data_samples).to(inputs.dtype)
         out = self._forward(inputs)
-        losses = dict(loss_mlsm=F.multilabel_soft_margin_loss(
-            out['cls_scores'], labels))
+        losses = dict(
+            loss_mlsm=F.multilabel_soft_margin_loss(out['cls_scores'], labels))
         if self.pscl_loss is not None:
             losses.update(self.pscl_loss(out['feats'], out['cams'], labels))
         return losses
@@ -78,9 +78,11 @@ class PSCLSegmentor(WSSSCAMSegmentor):
     def _fused_cams_once(self, inputs: Tensor,
                          labels: Optional[Tensor]) -> Tensor:
         """Last-stage CAMs, upsampled and max-normalised per class."""
-        cams = F.interpolate(self._forward(inputs)['cams'].relu(),
-                             size=inputs.shape[-2:], mode='bilinear',
-                             align_corners=False)
+        cams = F.interpolate(
+            self._forward(inputs)['cams'].relu(),
+            size=inputs.shape[-2:],
+            mode='bilinear',
+            align_corners=False)
         if labels is not None:
             cams = cams * labels[:, :, None, None]
         return cams / (cams.amax((2, 3), keepdim=True) + 1e-5)

@@ -87,8 +87,9 @@ class WSSSCAMSegmentor(BaseSegmentor):
     @staticmethod
     def cls_labels(data_samples: List[SegDataSample]) -> Tensor:
         """``[B, N]`` image-level labels of the batch."""
-        missing = [i for i, s in enumerate(data_samples)
-                   if 'gt_cls_label' not in s]
+        missing = [
+            i for i, s in enumerate(data_samples) if 'gt_cls_label' not in s
+        ]
         if missing:
             raise KeyError(
                 'weakly supervised training needs image-level labels, but '
@@ -101,11 +102,12 @@ class WSSSCAMSegmentor(BaseSegmentor):
         """``[B, N, H, W]`` class maps in [0, 1] of one input."""
         raise NotImplementedError
 
-    def fused_cams(self, inputs: Tensor,
+    def fused_cams(self,
+                   inputs: Tensor,
                    labels: Optional[Tensor] = None) -> Tensor:
-        """Fused, normalised class activation maps, averaged over the
-        test-time augmentations (``tta_flips`` x ``tta_intensities``, each
-        view flipped, then multiplied; none when ``tta_enabled`` is False).
+        """Fused, normalised class activation maps, averaged over the test-time
+        augmentations (``tta_flips`` x ``tta_intensities``, each view flipped,
+        then multiplied; none when ``tta_enabled`` is False).
 
         Args:
             inputs (Tensor): ``[B, 3, H, W]`` preprocessed images.
@@ -129,9 +131,11 @@ class WSSSCAMSegmentor(BaseSegmentor):
         """Fused CAMs without label masking, ``[B, N, H, W]``."""
         return self.fused_cams(inputs)
 
-    def predict(self, inputs: Tensor,
-                data_samples: Optional[List[SegDataSample]] = None
-                ) -> List[SegDataSample]:
+    def predict(
+        self,
+        inputs: Tensor,
+        data_samples: Optional[List[SegDataSample]] = None
+    ) -> List[SegDataSample]:
         """Pseudo masks: ``pred_sem_seg`` ``[1, H, W]`` with tissue classes
         0..N-1 and background N, and the fused CAMs as ``seg_logits``.
 
@@ -151,28 +155,37 @@ class WSSSCAMSegmentor(BaseSegmentor):
             logits, image = cams[i, :, :h, :w], images[i, :, :h, :w]
             tta_view = 'flip' in sample.metainfo
             if sample.metainfo.get('flip'):
-                dims = {'horizontal': (-1, ), 'vertical': (-2, ),
-                        'diagonal': (-2, -1)}[sample.flip_direction]
+                dims = {
+                    'horizontal': (-1, ),
+                    'vertical': (-2, ),
+                    'diagonal': (-2, -1)
+                }[sample.flip_direction]
                 logits, image = logits.flip(dims), image.flip(dims)
             seg = self.labels_from_cams(
-                logits, image, None if labels is None else labels[i],
+                logits,
+                image,
+                None if labels is None else labels[i],
                 crf=not tta_view)  # views: the CRF runs once, merged
             ori = sample.metainfo.get('ori_shape', (h, w))
             if tuple(ori) != (h, w):
-                logits = F.interpolate(logits[None], size=ori,
-                                       mode='bilinear')[0]
-                seg = F.interpolate(seg[None, None].float(), size=ori,
-                                    mode='nearest')[0, 0].long()
-                image = F.interpolate(image[None], size=ori,
-                                      mode='bilinear')[0]
+                logits = F.interpolate(
+                    logits[None], size=ori, mode='bilinear')[0]
+                seg = F.interpolate(
+                    seg[None, None].float(), size=ori,
+                    mode='nearest')[0, 0].long()
+                image = F.interpolate(
+                    image[None], size=ori, mode='bilinear')[0]
             sample.set_data(
-                dict(seg_logits=PixelData(data=logits),
-                     pred_sem_seg=PixelData(data=seg[None])))
+                dict(
+                    seg_logits=PixelData(data=logits),
+                    pred_sem_seg=PixelData(data=seg[None])))
             if tta_view:
                 sample.set_data(dict(tta_image=PixelData(data=image)))
         return data_samples
 
-    def labels_from_cams(self, cams: Tensor, image: Tensor,
+    def labels_from_cams(self,
+                         cams: Tensor,
+                         image: Tensor,
                          label: Optional[Tensor],
                          crf: bool = True) -> Tensor:
         """Pseudo mask of one image from its fused CAMs.
@@ -192,8 +205,8 @@ class WSSSCAMSegmentor(BaseSegmentor):
         else:
             pred = cams.argmax(0)
         if self.bg_score is not None:
-            pred = pred.masked_fill(cams.amax(0) < self.bg_score,
-                                    self.num_classes)
+            pred = pred.masked_fill(
+                cams.amax(0) < self.bg_score, self.num_classes)
         if self.white_threshold is not None:
             grey = image.mean(0) * 255
             pred = pred.masked_fill(grey > self.white_threshold,
@@ -219,7 +232,8 @@ class WSSSCAMSegmentor(BaseSegmentor):
         rgb = (image * 255).round().byte().permute(1, 2, 0).cpu().numpy()
         present = None if label is None else label.cpu().numpy() > 0
         refined = torch.from_numpy(
-            self.crf(rgb, cams.detach().float().cpu().numpy(), present))
+            self.crf(rgb,
+                     cams.detach().float().cpu().numpy(), present))
         return torch.where(pred == self.num_classes, pred,
                            refined.to(pred.device))
 

@@ -5,7 +5,7 @@ import numpy as np
 
 
 def import_densecrf():
-    """pydensecrf's ``densecrf`` and ``utils`` modules.
+    """Pydensecrf's ``densecrf`` and ``utils`` modules.
 
     Raises:
         ImportError: saying how to install the optional extra.
@@ -104,8 +104,10 @@ class DenseCRF:
         crf.addPairwiseGaussian(
             sxy=self.gaussian_sxy, compat=self.gaussian_compat)
         crf.addPairwiseBilateral(
-            sxy=self.bilateral_sxy, srgb=self.bilateral_srgb,
-            rgbim=np.ascontiguousarray(image), compat=self.bilateral_compat)
+            sxy=self.bilateral_sxy,
+            srgb=self.bilateral_srgb,
+            rgbim=np.ascontiguousarray(image),
+            compat=self.bilateral_compat)
         q = np.asarray(crf.inference(self.iterations)).reshape(
             len(classes), height, width)
         return classes[q.argmax(0)].astype(np.int64)

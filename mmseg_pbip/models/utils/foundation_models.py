@@ -242,7 +242,8 @@ def _conch_vision_config(overrides: Optional[dict]) -> dict:
         # this plugin cannot act on
         with warnings.catch_warnings():
             warnings.filterwarnings(
-                'ignore', message='Importing from timm.models.layers',
+                'ignore',
+                message='Importing from timm.models.layers',
                 category=FutureWarning)
             from conch import open_clip_custom
     except ImportError as e:
@@ -283,7 +284,8 @@ def build_foundation_model(spec: dict,
         import timm
         kwargs = dict(spec['timm_kwargs'], **(arch_overrides or {}))
         return timm.create_model(
-            spec['timm_name'], pretrained=False,
+            spec['timm_name'],
+            pretrained=False,
             **_resolve_timm_layers(kwargs))
     if library == 'transformers':
         import transformers
@@ -338,7 +340,8 @@ def select_prefix(state: Dict[str, torch.Tensor],
     return own, sorted(k for k in state if not k.startswith(prefix))
 
 
-def normalise_keys(spec: dict, state: Dict[str, torch.Tensor],
+def normalise_keys(spec: dict,
+                   state: Dict[str, torch.Tensor],
                    part: str = 'model') -> Tuple[Dict, List[str]]:
     """Bring a downloaded state dict to the keys our module has.
 
@@ -410,7 +413,9 @@ def format_mismatch(report: Dict[str, List[str]], limit: int = 8) -> str:
     return '; '.join(lines)
 
 
-def load_foundation_weights(module: nn.Module, spec: dict, path: str,
+def load_foundation_weights(module: nn.Module,
+                            spec: dict,
+                            path: str,
                             part: str = 'model') -> List[str]:
     """Load a local checkpoint into ``module``, every key accounted for.
 
