@@ -30,7 +30,7 @@ class NonFiniteLossHook(Hook):
                          data_batch=None,
                          outputs=None) -> None:
         terms = {
-            k: float(v)
+            k: float(v.detach() if isinstance(v, torch.Tensor) else v)
             for k, v in (outputs or {}).items()
             if 'loss' in k and isinstance(v, (torch.Tensor, float, int))
         }

@@ -105,11 +105,11 @@ class ImgMatchLoss(nn.Module):
         encoder_autocast (str, optional): Run the frozen encoder's FG/BG
             pass (forward and backward) under ``torch.autocast`` in this
             dtype: 'bfloat16' (CPUs with AVX-512 BF16 or AMX, and GPUs) or
-            'float16' (GPUs). The features come back as float32. This
+            'float16' (GPUs). The features come back in the images' dtype. This
             CHANGES the numbers (half-precision rounding inside the
             encoder, about 1 % relative on the image gradients); it is
             neither the released computation on a CPU nor the paper's.
-            None (default): float32.
+            None (default): the images' dtype.
     """
 
     def __init__(self,
@@ -218,7 +218,7 @@ class ImgMatchLoss(nn.Module):
                 dtype=getattr(torch, self.encoder_autocast))
         with cast:
             if not self.encoder_checkpoint and self.encoder_chunk is None:
-                return run(images).float()
+                return run(images).to(images.dtype)
             feats = []
             # full recomputation (no early stop, whose control-flow
             # exception would otherwise pass through the compiled callable);
@@ -231,7 +231,7 @@ class ImgMatchLoss(nn.Module):
                             checkpoint(run, chunk, use_reentrant=False))
                     else:
                         feats.append(run(chunk))
-        return torch.cat(feats).float()
+        return torch.cat(feats).to(images.dtype)
 
     def compiled(self, encoder: nn.Module):
         """``encoder``, or its ``torch.compile`` when ``encoder_compile``
