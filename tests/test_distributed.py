@@ -104,7 +104,8 @@ def test_pscl_on_two_processes(demo_root, tmp_path):
         'model.data_preprocessor.size': (64, 64),
         'model.tta_flips': [False]
     })
-    script('dist_train.sh',
-           [osp.join(REPO, 'configs', 'pscl', 'pscl_swin-t_demo.py'), '2'] +
-           cfg_options(opts))
+    script('dist_train.sh', [
+        osp.join(REPO, 'configs', 'pscl', 'pscl_swin-mini_1xb8-150'
+                 'iters_demo-224x224.py'), '2'
+    ] + cfg_options(opts))
     assert safe_load(osp.join(work_dir, 'iter_2.pth'))['meta']['iter'] == 2

@@ -20,8 +20,10 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from utils import REPO
 
-RELEASED = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_bcss-wsss.py')
-PAPER = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_bcss-wsss_paper.py')
+RELEASED = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_1xb10-8e_'
+                    'bcss-wsss-224x224.py')
+PAPER = osp.join(REPO, 'configs', 'pbip', 'pbip-paper_mit-b1_1xb10-1'
+                 '0e_bcss-wsss-224x224.py')
 K_LIST = [3, 2, 3, 1]
 SIZE = 32
 

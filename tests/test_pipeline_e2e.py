@@ -166,9 +166,11 @@ def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
     """PSCL stage one -> pseudo labels -> Mask2Former on its Swin -> test,
     through the same tools as PBIP."""
     from utils import REPO, tiny_segformer_options
-    pscl = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-t_demo.py')
-    m2f = osp.join(REPO, 'configs', 'pscl',
-                   'mask2former_swin-t_1xb8-150iters_demo-pseudo.py')
+    pscl = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-mini_1xb8-150'
+                    'iters_demo-224x224.py')
+    m2f = osp.join(
+        REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-150'
+        'iters_demo-pseudo-224x224.py')
     work1, work2 = str(tmp_path / 's1'), str(tmp_path / 's2')
     base = {
         k: v

@@ -13,9 +13,11 @@ from utils import REPO, quadrant_mask
 
 from mmseg_pbip.models import PSCLLoss, SupConLoss
 
-PSCL_DEMO = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-t_demo.py')
-M2F_DEMO = osp.join(REPO, 'configs', 'pscl',
-                    'mask2former_swin-t_1xb8-150iters_demo-pseudo.py')
+PSCL_DEMO = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-mini_1xb8-150'
+                     'iters_demo-224x224.py')
+M2F_DEMO = osp.join(
+    REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-150'
+    'iters_demo-pseudo-224x224.py')
 
 
 def supcon_reference(feats, labels, t):

@@ -82,9 +82,10 @@ def tiny_segformer_options(data_root, work_dir, max_iters=2, interval=2):
 
 
 SEGFORMER_DEMO = osp.join(REPO, 'configs', 'segformer',
-                          'segformer_mit-b0_1xb8-200iters_demo-fullsup.py')
+                          'segformer_mit-b0_1xb8-200iters_demo-224x224.py')
 
-PBIP_DEMO = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_demo.py')
+PBIP_DEMO = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_1xb8-150i'
+                     'ters_demo-224x224.py')
 
 
 def tiny_pbip_options(data_root, work_dir, max_iters=2):
@@ -107,8 +108,9 @@ def tiny_pbip_options(data_root, work_dir, max_iters=2):
     return options
 
 
-STAGE2_DEMO = osp.join(REPO, 'configs', 'stage2',
-                       'deeplabv3plus_r18-d16_1xb8-150iters_demo-pseudo.py')
+STAGE2_DEMO = osp.join(
+    REPO, 'configs', 'pbip', 'deeplabv3plus_r18-d16_1xb8-150'
+    'iters_demo-pseudo-224x224.py')
 
 
 def tiny_stage2_options(data_root, work_dir, pseudo_dir, max_iters=2):

@@ -15,8 +15,8 @@ venv=$(bash "$here/tools/setup_env.sh")
 py="$venv/bin/python"
 cd "$here"
 export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore}
-stage1=${STAGE1:-configs/pbip/pbip_mit-b1_demo.py}
-stage2=${STAGE2:-configs/stage2/deeplabv3plus_r18-d16_1xb8-150iters_demo-pseudo.py}
+stage1=${STAGE1:-configs/pbip/pbip_mit-b1_1xb8-150iters_demo-224x224.py}
+stage2=${STAGE2:-configs/pbip/deeplabv3plus_r18-d16_1xb8-150iters_demo-pseudo-224x224.py}
 work=${WORK_DIR:-work_dirs/demo}
 w1="$work/$(basename "$stage1" .py)"
 w2="$work/$(basename "$stage2" .py)"

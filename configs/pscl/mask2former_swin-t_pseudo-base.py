@@ -10,7 +10,8 @@ custom_imports = dict(
 default_scope = 'mmseg'
 num_classes = 5
 crop_size = (224, 224)
-stage1_checkpoint = 'work_dirs/pscl_swin-t_bcss-wsss/iter_11711.pth'
+stage1_checkpoint = ('work_dirs/pscl_swin-t_1xb10-5e_bcss-wsss-224x224/'
+                     'iter_11711.pth')
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[170.34, 121.89, 180.03],
@@ -31,7 +32,7 @@ model = dict(
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])))
 dataset_type = 'BCSSWSSSDataset'
 data_root = 'data/BCSS-WSSS'
-pseudo_label_dir = 'pseudo_labels/pscl_swin-t_bcss-wsss'
+pseudo_label_dir = 'pseudo_labels/pscl_swin-t_1xb10-5e_bcss-wsss-224x224'
 train_pipeline = [
     dict(type='LoadHistoImageFromFile'),
     dict(type='LoadHistoAnnotations'),

@@ -1,8 +1,11 @@
 # PSCL stage two on the demo data: Mask2Former on the small demo Swin of
-# configs/pscl/pscl_swin-t_demo.py, started from its stage-one checkpoint,
+# configs/pscl/pscl_swin-mini_1xb8-150iters_demo-224x224.py, started from its
+# stage-one checkpoint,
 # trained on its pseudo labels, 150 iterations on a CPU.
 _base_ = ['./mask2former_swin-t_pseudo-base.py']
-stage1_checkpoint = 'work_dirs/demo/pscl_swin-t_demo/iter_150.pth'
+stage1_checkpoint = (
+    'work_dirs/demo/pscl_swin-mini_1xb8-150iters_demo-224x224/'
+    'iter_150.pth')
 dataset = dict(type='BCSSWSSSDataset', data_root='data/demo')
 max_iters = 150
 model = dict(
@@ -35,7 +38,9 @@ train_dataloader = dict(
     num_workers=1,
     dataset=dict(
         dataset,
-        data_prefix=dict(seg_map_path='pseudo_labels/pscl_swin-t_demo')))
+        data_prefix=dict(
+            seg_map_path=('pseudo_labels/'
+                          'pscl_swin-mini_1xb8-150iters_demo-224x224'))))
 val_dataloader = dict(num_workers=1, dataset=dataset)
 test_dataloader = dict(num_workers=1, dataset=dataset)
 optim_wrapper = dict(optimizer=dict(lr=2e-4))

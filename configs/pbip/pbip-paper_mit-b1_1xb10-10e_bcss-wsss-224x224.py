@@ -22,7 +22,7 @@
 # - test CAMs: class maps by mean, fused with equal weights of stages 1-3,
 #   no test-time augmentation; otherwise the released pipeline (input,
 #   CAM normalisation, evaluation, best-validation checkpoint).
-_base_ = ['./pbip_mit-b1_bcss-wsss.py']
+_base_ = ['./pbip_mit-b1_1xb10-8e_bcss-wsss-224x224.py']
 max_iters = 23430  # 10 epochs x ceil(23,422 / 10)
 model = dict(
     head=dict(

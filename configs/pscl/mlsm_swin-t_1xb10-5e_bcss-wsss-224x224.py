@@ -1,3 +1,3 @@
 # The plain MLSM CAM baseline (PSCL off) on BCSS-WSSS, same schedule.
-_base_ = ['./pscl_swin-t_bcss-wsss.py']
+_base_ = ['./pscl_swin-t_1xb10-5e_bcss-wsss-224x224.py']
 model = dict(pscl_loss=None)

@@ -1,6 +1,6 @@
 # PSCL stage one on the demo data, sized for a CPU: a small Swin (random
 # weights, allow_random_init), 150 iterations, same data and schedule shape
-# as configs/pbip/pbip_mit-b1_demo.py.
+# as configs/pbip/pbip_mit-b1_1xb8-150iters_demo-224x224.py.
 _base_ = [
     '../_base_/models/pscl_swin-t.py', '../_base_/datasets/demo.py',
     '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'

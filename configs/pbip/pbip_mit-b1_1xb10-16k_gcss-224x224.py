@@ -1,5 +1,5 @@
 # PBIP stage one on gcss (20000 training patches): 8 epochs at batch 10,
-# released-code settings (see pbip_mit-b1_bcss-wsss.py).
+# released-code settings (see pbip_mit-b1_1xb10-8e_bcss-wsss-224x224.py).
 _base_ = [
     '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/gcss.py',
     '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'

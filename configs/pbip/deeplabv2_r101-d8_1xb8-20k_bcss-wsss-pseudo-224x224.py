@@ -1,6 +1,6 @@
 # Stage two as in the paper: DeepLab-v2 (ResNet-101, ASPP = sum of four
 # dilated 3x3 classifiers, rates 6/12/18/24) on the PBIP pseudo labels.
-_base_ = ['./deeplabv3plus_r101-d8_1xb8-20k_bcss-wsss-pseudo.py']
+_base_ = ['./deeplabv3plus_r101-d8_1xb8-20k_bcss-wsss-pseudo-224x224.py']
 model = dict(
     decode_head=dict(
         _delete_=True,

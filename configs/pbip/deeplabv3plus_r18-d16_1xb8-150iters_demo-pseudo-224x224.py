@@ -1,6 +1,7 @@
 # Stage two on the demo data: DeepLabV3+ with a ResNet-18 at output stride
 # 16 (so that it runs in minutes on a CPU), trained on the pseudo labels of
-# configs/pbip/pbip_mit-b1_demo.py, tested on the demo test masks.
+# configs/pbip/pbip_mit-b1_1xb8-150iters_demo-224x224.py, tested on the demo
+# test masks.
 # RANDOM WEIGHTS (allow_random_init): no ImageNet ResNet is downloaded here.
 _base_ = [
     'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
@@ -10,7 +11,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 allow_random_init = True
-pseudo_label_dir = 'pseudo_labels/pbip_mit-b1_demo'
+pseudo_label_dir = 'pseudo_labels/pbip_mit-b1_1xb8-150iters_demo-224x224'
 max_iters = 150
 model = dict(
     data_preprocessor={{_base_.histo_data_preprocessor}},

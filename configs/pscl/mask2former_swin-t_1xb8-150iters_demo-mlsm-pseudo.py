@@ -1,8 +1,0 @@
-# Stage two of the MLSM baseline on the demo data (same as the PSCL one, from
-# the MLSM stage-one checkpoint and pseudo labels).
-_base_ = ['./mask2former_swin-t_1xb8-150iters_demo-pseudo.py']
-stage1_checkpoint = 'work_dirs/demo/mlsm_swin-t_demo/iter_150.pth'
-model = dict(backbone=dict(init_cfg=dict(checkpoint=stage1_checkpoint)))
-train_dataloader = dict(
-    dataset=dict(
-        data_prefix=dict(seg_map_path='pseudo_labels/mlsm_swin-t_demo')))
