@@ -20,7 +20,7 @@ class HistoSegMetric(IoUMetric):
     Ground-truth masks hold tissue classes ``0 .. B - 1`` and background
     ``B`` (``dataset_meta['background_index']``, 4 in every supported
     dataset); ``ignore_index`` pixels are always left out. Background is
-    handled in one of two ways (REFERENCE section 4), named in the config:
+    handled in one of two ways (docs/datasets.md), named in the config:
 
     - ``'count'`` (released PBIP code): background is a label of the
       confusion matrix, so a tissue class predicted on white glass is a false
@@ -96,17 +96,24 @@ class HistoSegMetric(IoUMetric):
         valid = gt != self.ignore_index
         if self.background_mode == 'ignore':
             valid &= gt != num
-        d = boundary_width(gt.shape[0], gt.shape[1], self.boundary_ratio)
+        # areas: MMSeg's own counting over the B tissue classes; a label
+        # outside 0..B-1 (background, on either side) falls outside its
+        # histogram, so tissue predicted on background is a false positive
+        # and background predicted on tissue a false negative ('count')
+        label = np.where(valid, gt, self.ignore_index)
+        inter, _, pred_area, gt_area = self.intersect_and_union(
+            torch.from_numpy(np.ascontiguousarray(pred)),
+            torch.from_numpy(label), num, self.ignore_index)
         stats = np.zeros((5, num), np.int64)
+        stats[0] = inter.long().numpy()
+        stats[1] = pred_area.long().numpy()
+        stats[2] = gt_area.long().numpy()
+        # boundary IoU: what MMSeg lacks
+        d = boundary_width(gt.shape[0], gt.shape[1], self.boundary_ratio)
         for c in range(num):
-            p, g = pred == c, gt == c
-            pv, gv = p & valid, g & valid
-            stats[0, c] = np.count_nonzero(pv & gv)
-            stats[1, c] = np.count_nonzero(pv)
-            stats[2, c] = np.count_nonzero(gv)
-            if pv.any() or gv.any():
-                pb = mask_boundary(p, d) & valid
-                gb = mask_boundary(g, d) & valid
+            if stats[1, c] or stats[2, c]:
+                pb = mask_boundary(pred == c, d) & valid
+                gb = mask_boundary(gt == c, d) & valid
                 stats[3, c] = np.count_nonzero(pb & gb)
                 stats[4, c] = np.count_nonzero(pb | gb)
         return stats
@@ -144,10 +151,16 @@ class HistoSegMetric(IoUMetric):
             return OrderedDict()
         inter, pred_area, gt_area, b_inter, b_union = np.sum(
             np.stack(results), axis=0).astype(np.float64)
-        union = pred_area + gt_area - inter
+        # IoU and Dice per class: MMSeg's own formulas
+        scores = self.total_area_to_metrics(
+            torch.from_numpy(inter),
+            torch.from_numpy(pred_area + gt_area - inter),
+            torch.from_numpy(pred_area),
+            torch.from_numpy(gt_area),
+            metrics=['mIoU', 'mDice'])
+        iou = scores['IoU'].astype(np.float64)
+        dice = scores['Dice'].astype(np.float64)
         with np.errstate(divide='ignore', invalid='ignore'):
-            iou = inter / union
-            dice = 2 * inter / (pred_area + gt_area)
             biou = b_inter / b_union
         freq = gt_area / max(gt_area.sum(), 1)
         fwiou = float(np.sum(freq * np.nan_to_num(iou)))
