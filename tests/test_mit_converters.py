@@ -1,4 +1,5 @@
 """MiT weight converters on state dicts with the sources' real keys."""
+import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -8,7 +9,20 @@ from mmseg.models.backbones import MixVisionTransformer
 from utils import REPO
 
 from mmseg_pbip.utils import safe_load
-from mmseg_pbip.utils.mit_converters import convert_hf_mit, convert_nvlabs_mit
+
+# the converter tool as a module (tools/ is not a package)
+_spec = importlib.util.spec_from_file_location(
+    'mit2mmseg', osp.join(REPO, 'tools', 'model_converters', 'mit2mmseg.py'))
+mit2mmseg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mit2mmseg)
+
+
+def convert_hf_mit(state_dict):
+    return mit2mmseg.convert(state_dict, 'hf')
+
+
+def convert_nvlabs_mit(state_dict):
+    return mit2mmseg.convert(state_dict, 'nvlabs')
 
 DIMS = [8, 16, 40, 64]
 
