@@ -24,6 +24,7 @@ def convert_hf_mit(state_dict):
 def convert_nvlabs_mit(state_dict):
     return mit2mmseg.convert(state_dict, 'nvlabs')
 
+
 DIMS = [8, 16, 40, 64]
 
 

@@ -66,8 +66,9 @@ def hf_to_nvlabs(state_dict: Dict[str, Tensor]) -> 'OrderedDict':
             else key
         if key.startswith(('classifier.', 'decode_head.')):
             continue
-        m = re.match(r'encoder\.patch_embeddings\.(\d)\.(proj|layer_norm)\.'
-                     r'(\w+)$', key)
+        m = re.match(
+            r'encoder\.patch_embeddings\.(\d)\.(proj|layer_norm)\.'
+            r'(\w+)$', key)
         if m:
             part = 'proj' if m.group(2) == 'proj' else 'norm'
             out[f'patch_embed{int(m.group(1)) + 1}.{part}.{m.group(3)}'] = \
