@@ -125,3 +125,14 @@ def test_test_time_augmentation(demo_root, tmp_path):
         assert torch.equal(model.fused_cams(inputs), plain)
     assert torch.allclose(cams, sum(views) / 4, atol=1e-6)
     assert not torch.allclose(cams, plain)
+
+
+def test_cls_loss_name_is_the_log_key(demo_root, tmp_path):
+    cfg_loss = dict(
+        type='MultiStageClsLoss',
+        stage_weights=(0., 0.1, 1., 1.),
+        loss_name='loss_multistage')
+    model = build_model(
+        demo_root, tmp_path, match_loss=None, cls_loss=cfg_loss)
+    data = model.data_preprocessor(batch([[1, 1, 0, 0]]), True)
+    assert set(model.loss(**data)) == {'loss_multistage'}

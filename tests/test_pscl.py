@@ -146,3 +146,38 @@ def test_stage_two_mask2former_training_step():
     total.backward()
     grads = [p.grad for p in model.backbone.parameters()]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_the_head_owns_its_classification_loss():
+    """CAMClsHead computes its configured loss: by default the multi-label
+    soft-margin loss (computed here from its definition), logged under the
+    loss's ``loss_name``, scaled by ``loss_weight``."""
+    model = build(PSCL_DEMO, pscl_loss=None).eval()  # no drop path
+    data = model.data_preprocessor(
+        tiny_batch([[1, 0, 1, 0], [0, 1, 0, 0]]), True)
+    labels = torch.tensor([[1., 0., 1., 0.], [0., 1., 0., 0.]])
+    with torch.no_grad():
+        scores = model._forward(data['inputs'])['cls_scores']
+        loss = model.loss(**data)['loss_mlsm']
+    # mean over images and classes of -[y log s(x) + (1 - y) log s(-x)]
+    expected = 0.
+    for i in range(2):
+        for c in range(4):
+            x, y = float(scores[i, c]), float(labels[i, c])
+            expected -= (
+                y * math.log(1 / (1 + math.exp(-x))) +
+                (1 - y) * math.log(1 / (1 + math.exp(x))))
+    assert float(loss) == pytest.approx(expected / 8, rel=1e-5)
+    cfg = Config.fromfile(PSCL_DEMO)
+    head = dict(
+        cfg.model.head,
+        loss_cls=dict(
+            type='MultiLabelSoftMarginLoss',
+            loss_weight=2.,
+            loss_name='loss_cls'))
+    weighted = build(PSCL_DEMO, pscl_loss=None, head=head).eval()
+    weighted.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        losses = weighted.loss(**data)
+    assert set(losses) == {'loss_cls'}
+    assert float(losses['loss_cls']) == pytest.approx(expected / 4, rel=1e-5)

@@ -47,7 +47,11 @@ class CLIPVisionEncoder(FrozenImageEncoder):
             else:
                 model = CLIPVisionModelWithProjection(
                     CLIPVisionConfig(**(hf_config or {})))
-        super().__init__(model.config.image_size, mean, std, normalize)
+        super().__init__(
+            input_size=model.config.image_size,
+            mean=mean,
+            std=std,
+            normalize=normalize)
         self.model = model
         self.out_channels = model.config.projection_dim
         self.weights_source = pretrained if load else 'random'

@@ -34,7 +34,8 @@ class DINOv2Encoder(FrozenImageEncoder):
                  std=IMAGENET_STD,
                  normalize: bool = True) -> None:
         from transformers import Dinov2Config, Dinov2Model
-        super().__init__(input_size, mean, std, normalize)
+        super().__init__(
+            input_size=input_size, mean=mean, std=std, normalize=normalize)
         load = check_weights(
             pretrained, allow_random_init,
             'a Hugging Face DINOv2 folder (config.json + weights)',

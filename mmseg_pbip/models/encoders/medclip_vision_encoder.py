@@ -58,7 +58,8 @@ class MedCLIPVisionEncoder(FrozenImageEncoder):
                  mean=MEDCLIP_MEAN,
                  std=MEDCLIP_STD,
                  normalize: bool = True) -> None:
-        super().__init__(input_size, mean, std, normalize)
+        super().__init__(
+            input_size=input_size, mean=mean, std=std, normalize=normalize)
         if variant not in ('swin', 'resnet50'):
             raise ValueError(
                 f"variant must be 'swin' or 'resnet50', got {variant!r}")

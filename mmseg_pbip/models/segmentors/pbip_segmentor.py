@@ -188,7 +188,9 @@ class PBIPSegmentor(WSSSCAMSegmentor):
         """Classification loss and, when configured, the ImgMatch loss."""
         labels = self.cls_labels(data_samples).to(inputs.dtype)
         out = self.head(self.extract_feat(inputs), merge=self.train_merge)
-        losses = dict(loss_cls=self.cls_loss(out['cls_scores'], labels))
+        losses = {
+            self.cls_loss.loss_name: self.cls_loss(out['cls_scores'], labels)
+        }
         if self.match_loss is not None:
             images = inputs if self.match_loss.image_space == 'inputs' \
                 else self.images_01(inputs)

@@ -16,7 +16,8 @@ class PSCLSegmentor(WSSSCAMSegmentor):
     """Stage one of PSCL (O'Brien & Mashford), and its MLSM baseline.
 
     A Swin backbone and a :class:`CAMClsHead` on its last stage are trained
-    with the multi-label soft-margin loss on the image-level labels, plus
+    with the head's classification loss (the multi-label soft-margin loss,
+    :class:`MultiLabelSoftMarginLoss`) on the image-level labels, plus
     ``pscl_loss`` (:class:`PSCLLoss`; ``None`` gives the plain MLSM CAM
     baseline): ``L = L_MLSM + lambda_1 L_PSCL``. Pseudo masks are the argmax
     over the label-masked, max-normalised CAMs with a concatenated
@@ -69,8 +70,7 @@ class PSCLSegmentor(WSSSCAMSegmentor):
         """MLSM loss, plus the PSCL loss when configured."""
         labels = self.cls_labels(data_samples).to(inputs.dtype)
         out = self._forward(inputs)
-        losses = dict(
-            loss_mlsm=F.multilabel_soft_margin_loss(out['cls_scores'], labels))
+        losses = self.head.loss(out, labels)
         if self.pscl_loss is not None:
             losses.update(self.pscl_loss(out['feats'], out['cams'], labels))
         return losses
