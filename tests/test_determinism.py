@@ -22,7 +22,7 @@ class LossRecorder(Hook):
                          batch_idx,
                          data_batch=None,
                          outputs=None):
-        self.curve.append({k: float(v) for k, v in outputs.items()})
+        self.curve.append({k: float(v.detach()) for k, v in outputs.items()})
 
 
 def train(demo_root, work_dir, seed, iters=4):

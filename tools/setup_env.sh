@@ -9,7 +9,7 @@
 #
 # mmcv 2.1.0 has no wheel for this torch: it is built from the PyPI sdist with its CPU ops
 # (about 15 minutes on 2 cores). The built wheel is kept in a wheelhouse keyed by the torch
-# version, because pip's own cache keys it by mmcv's version only (REFERENCE section 5).
+# version, because pip's own cache keys it by mmcv's version only.
 # torch 2.14's headers require C++20, so setup.py's '-std=c++17' is raised to '-std=c++20'.
 set -euo pipefail
 

@@ -1,4 +1,4 @@
-# BCSS-WSSS (REFERENCE section 3). Override `data_root` to your copy:
+# BCSS-WSSS (docs/datasets.md). Override `data_root` to your copy:
 #   data_root/training/*+0[1101].png, data_root/{val,test}/{img,mask}/*.png
 dataset_type = 'BCSSWSSSDataset'
 data_root = 'data/BCSS-WSSS'

@@ -1,4 +1,4 @@
-# LUAD-HistoSeg (REFERENCE section 3). Override `data_root` to your copy:
+# LUAD-HistoSeg (docs/datasets.md). Override `data_root` to your copy:
 #   data_root/training/*-[1 0 0 1].png, data_root/{val,test}/{img,mask}/*.png
 _base_ = ['./bcss-wsss.py']
 dataset_type = 'LUADHistoSegDataset'
