@@ -60,7 +60,7 @@ def masked_root(tmp_path):
 @pytest.fixture(scope='session')
 def demo_root(tmp_path_factory):
     """A small demo set (64 px) written by the real generator."""
-    from mmseg_pbip.datasets import write_demo_dataset
+    from synthetic_he import write_demo_dataset
     root = str(tmp_path_factory.mktemp('demo') / 'demo')
     write_demo_dataset(root, num_train=32, num_val=6, num_test=4, size=64)
     return root

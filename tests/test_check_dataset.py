@@ -7,11 +7,10 @@ import sys
 
 import numpy as np
 import pytest
+from dataset_checks import check_config_datasets
 from mmengine.config import Config
 from PIL import Image
 from utils import REPO, write_mask, write_rgb
-
-from mmseg_pbip.datasets.checks import check_config_datasets
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import check_dataset  # noqa: E402

@@ -16,6 +16,10 @@ from PIL import Image
 PALETTE = [255, 0, 0, 0, 255, 0, 0, 0, 255, 153, 0, 255, 255, 255, 255]
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the tools' shared modules (synthetic_he, dataset_checks); appended, so that
+# tools/test.py never shadows anything
+if osp.join(REPO, 'tools') not in sys.path:
+    sys.path.append(osp.join(REPO, 'tools'))
 
 
 def write_rgb(path, size=(64, 64), seed=0):

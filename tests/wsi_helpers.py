@@ -21,12 +21,11 @@ from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
 
-from mmseg_pbip.datasets.synthetic_he import _texture
-
 sys.path.insert(
     0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools'))
 from generate_demo_slide import (  # noqa: E402,F401 isort: skip
     paint, slide_layout, write_slide)
+from synthetic_he import _texture  # noqa: E402 isort: skip
 
 CLASSES = ('TUM', 'STR', 'LYM', 'NEC', 'BACK')
 

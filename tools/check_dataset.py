@@ -21,10 +21,10 @@ import os
 import os.path as osp
 import sys
 
+from dataset_checks import check_config_datasets
 from mmengine.config import DictAction
 
 import mmseg_pbip  # noqa: F401
-from mmseg_pbip.datasets.checks import check_config_datasets
 from mmseg_pbip.utils import atomic_path, load_tool_config
 
 

@@ -13,8 +13,7 @@ import shutil
 import sys
 import time
 
-from mmseg_pbip.datasets import write_demo_dataset
-from mmseg_pbip.datasets.synthetic_he import GENERATOR_VERSION
+from synthetic_he import GENERATOR_VERSION, write_demo_dataset
 
 
 def parse_args():

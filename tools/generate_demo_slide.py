@@ -16,8 +16,7 @@ import os
 import os.path as osp
 
 import numpy as np
-
-from mmseg_pbip.datasets.synthetic_he import BACKGROUND, _texture
+from synthetic_he import BACKGROUND, _texture
 
 
 def slide_layout(width: int, height: int) -> np.ndarray:

@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..utils import atomic_path
-from .cls_label_parsing import format_cls_label
+from mmseg_pbip.datasets import format_cls_label
+from mmseg_pbip.utils import atomic_path
 
 NUM_CLASSES = 4
 BACKGROUND = 4

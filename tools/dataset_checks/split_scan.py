@@ -13,8 +13,8 @@ import numpy as np
 from mmseg.registry import DATASETS
 from tqdm import tqdm
 
-from ..cls_label_parsing import LABEL_FORMATS, parse_cls_label
-from ..histo_wsss_dataset import HistoWSSSDataset
+from mmseg_pbip.datasets import (LABEL_FORMATS, HistoWSSSDataset,
+                                 parse_cls_label)
 from .dataset_report import DatasetReport
 from .file_inspection import inspect_image, inspect_mask
 
