@@ -2,15 +2,15 @@
 
 Importing the package registers every component into MMSegmentation's
 registries (default scope stays ``mmseg``) and allow-lists the globals of
-MMEngine checkpoints for torch's safe loading (and makes MMEngine load local
-checkpoints with ``weights_only=True`` explicitly), so a config with
+MMEngine checkpoints for torch's safe loading, so a config with
 ``custom_imports = dict(imports=['mmseg_pbip'], allow_failed_imports=False)``
-works with stock MMSeg tools.
+works with stock MMSeg tools. It replaces no loader: the runs of this
+plugin's configs load checkpoints with ``weights_only=True`` through
+:class:`SafeCheckpointLoadingHook`, which the shared runtime enables.
 """
-from .utils import register_safe_checkpoint_loader, register_safe_globals
+from .utils import register_safe_globals
 
 register_safe_globals()
-register_safe_checkpoint_loader()
 
 from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402

@@ -53,14 +53,27 @@ def test_crafted_checkpoint_through_the_test_tool(demo_root, tmp_path):
     assert not marker.exists()
 
 
-def test_mmengine_loader_is_the_safe_one(tmp_path, monkeypatch):
+def test_mmengine_loader_is_the_safe_one_during_a_run(tmp_path, monkeypatch):
+    """Between before_run and after_run of SafeCheckpointLoadingHook,
+    MMEngine's local loader is the safe one; outside, importing mmseg_pbip has
+    left MMEngine's own loader in place (other codebases keep it)."""
     from mmengine.runner import CheckpointLoader
+
+    from mmseg_pbip.engine.hooks import SafeCheckpointLoadingHook
     monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
     marker = tmp_path / 'ran'
     evil = str(tmp_path / 'evil.pth')
     torch.save({'x': SystemPayload(marker)}, evil)
-    with pytest.raises(ValueError, match='cannot be loaded safely'):
-        CheckpointLoader.load_checkpoint(evil)
+    mmengine_loader = CheckpointLoader._schemes['']
+    assert mmengine_loader.__module__.startswith('mmengine')
+    hook = SafeCheckpointLoadingHook()
+    hook.before_run(None)
+    try:
+        with pytest.raises(ValueError, match='cannot be loaded safely'):
+            CheckpointLoader.load_checkpoint(evil)
+    finally:
+        hook.after_run(None)
+    assert CheckpointLoader._schemes[''] is mmengine_loader
     with pytest.raises(ValueError, match='cannot be loaded safely'):
         safe_load(evil)
     assert not marker.exists()

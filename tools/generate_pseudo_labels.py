@@ -43,7 +43,8 @@ from mmseg.registry import DATASETS, MODELS
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
 from mmseg_pbip.utils import (init_launcher, keep_freed_memory,
-                              load_tool_config, local_device, tool_work_dir)
+                              load_tool_config, local_device,
+                              register_safe_checkpoint_loader, tool_work_dir)
 
 
 def parse_args():
@@ -99,6 +100,8 @@ def main():
     if args.crf or (crf is not None and not args.no_crf):
         cfg.model.crf = dict(crf or {})
     model = MODELS.build(cfg.model)
+    # this tool's process: MMEngine's loader with weights_only=True
+    register_safe_checkpoint_loader()
     load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
     model.to(local_device(args.device)).eval()
     start = time.time()

@@ -36,6 +36,8 @@ default_hooks = dict(
         rule='greater'),
     # stops at the first NaN / inf loss, before it is saved
     non_finite_loss=dict(type='NonFiniteLossHook'),
+    # load_from / --resume read with weights_only=True, for this run only
+    safe_loading=dict(type='SafeCheckpointLoadingHook'),
     # a checkpoint of other classes / shapes is an error, not a warning
     checkpoint_check=dict(type='CheckpointCompatibilityHook'),
     sampler_seed=dict(type='DistSamplerSeedHook'),

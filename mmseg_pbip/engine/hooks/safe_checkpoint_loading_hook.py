@@ -1,0 +1,39 @@
+"""Safe checkpoint loading for the runs of this plugin's configs only."""
+from mmengine.hooks import Hook
+from mmengine.runner import CheckpointLoader
+from mmseg.registry import HOOKS
+
+from ...utils import load_local_checkpoint
+
+
+@HOOKS.register_module()
+class SafeCheckpointLoadingHook(Hook):
+    """Load this run's local checkpoints with ``weights_only=True``.
+
+    MMEngine's local loader calls ``torch.load`` without ``weights_only``,
+    which the ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` environment variable turns
+    into full unpickling (code in a checkpoint would run). From
+    ``before_run`` (before ``load_from``/``--resume`` are loaded) to
+    ``after_run`` this hook routes MMEngine's local scheme to
+    :func:`mmseg_pbip.utils.load_local_checkpoint`, which always passes
+    ``weights_only=True`` and names the file in its errors; then it puts
+    MMEngine's loader back. Importing ``mmseg_pbip`` changes no loader, so
+    other OpenMMLab codebases in the same process keep theirs; the shared
+    runtime (``configs/_base_/default_runtime.py``) enables the hook.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._previous = None
+
+    def before_run(self, runner) -> None:
+        self._previous = CheckpointLoader._schemes.get('')
+        CheckpointLoader.register_scheme(
+            prefixes='', loader=load_local_checkpoint, force=True)
+
+    def after_run(self, runner) -> None:
+        if self._previous is not None:
+            CheckpointLoader.register_scheme(
+                prefixes='', loader=self._previous, force=True)
+            self._previous = None
