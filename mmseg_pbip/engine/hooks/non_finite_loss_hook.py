@@ -21,6 +21,11 @@ class NonFiniteLossHook(Hook):
     the iteration, every loss term with its value and that checkpoint. In
     multi-process runs the ranks agree (all-reduce of a flag) so that all
     stop together instead of waiting on each other.
+
+    mmdet's ``CheckInvalidLossHook`` is not reused: it checks the total
+    loss every ``interval`` iterations (50 by default) at normal priority,
+    so a checkpoint of poisoned weights can be written before it looks, it
+    asserts without naming the terms, and each rank decides alone.
     """
     priority = 'ABOVE_NORMAL'
 
