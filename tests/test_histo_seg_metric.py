@@ -130,3 +130,19 @@ def test_output_dir_and_format_only(tmp_path):
         assert png.getpalette()[:15] == sum(palette, [])
         assert np.array_equal(np.asarray(png), PRED)
         assert (scores == {}) == format_only
+
+
+def test_counts_are_exact_beyond_float32():
+    """Areas are counted in int64: 4097 x 4096 pixels of one class, more
+    than 2^24 (a float32 count stops at 2^24), and a single tissue class
+    (background_index 1) does not count background into it."""
+    from mmseg_pbip.evaluation.metrics import HistoSegMetric
+    metric = HistoSegMetric()
+    metric.dataset_meta = dict(classes=('TUM', 'BACK'), background_index=1)
+    pred = np.zeros((4097, 4096), np.int64)
+    gt = np.zeros((4097, 4096), np.int64)
+    n = gt.size
+    assert n > 2**24
+    gt[0, :5] = 1  # background, predicted as TUM: false positives
+    stats = metric.compute_sample(pred, gt)
+    assert stats[0, 0] == n - 5 and stats[1, 0] == n and stats[2, 0] == n - 5

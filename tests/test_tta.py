@@ -47,6 +47,7 @@ def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
     model.tta_intensities = intensities
     tta = MODELS.build(dict(type='HistoTTAModel', module=model))
     assert model.tta_flips == [False]  # the pipeline makes the flips
+    assert model.tta_merge  # and the CRF waits for the merge
     data = tta_views(cfg, write_case(tmp_path))
     # per view, a batch of one image
     assert [v[0].flip for v in data['data_samples']] == [False, True]

@@ -19,7 +19,9 @@ class SafeCheckpointLoadingHook(Hook):
     ``weights_only=True`` and names the file in its errors; then it puts
     MMEngine's loader back. Importing ``mmseg_pbip`` changes no loader, so
     other OpenMMLab codebases in the same process keep theirs; the shared
-    runtime (``configs/_base_/default_runtime.py``) enables the hook.
+    runtime (``configs/_base_/default_runtime.py``) enables the hook. A run
+    that raises never reaches ``after_run``; the safe loader then stays in
+    place for the rest of that process (safe, not MMEngine's).
     """
 
     priority = 'VERY_HIGH'

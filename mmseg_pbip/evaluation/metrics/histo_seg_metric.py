@@ -96,18 +96,18 @@ class HistoSegMetric(IoUMetric):
         valid = gt != self.ignore_index
         if self.background_mode == 'ignore':
             valid &= gt != num
-        # areas: MMSeg's own counting over the B tissue classes; a label
-        # outside 0..B-1 (background, on either side) falls outside its
-        # histogram, so tissue predicted on background is a false positive
-        # and background predicted on tissue a false negative ('count')
-        label = np.where(valid, gt, self.ignore_index)
-        inter, _, pred_area, gt_area = self.intersect_and_union(
-            torch.from_numpy(np.ascontiguousarray(pred)),
-            torch.from_numpy(label), num, self.ignore_index)
+        # areas as IoUMetric.intersect_and_union counts them over the B
+        # tissue classes, in int64 (its torch.histc counts in float32, which
+        # is inexact above 2^24 pixels, and with B = 1 takes the data's own
+        # range): a label outside 0..B-1 (background, on either side) is not
+        # counted, so tissue predicted on background is a false positive and
+        # background predicted on tissue a false negative ('count')
+        p, g = pred[valid], gt[valid]
+        tissue_p, tissue_g = (p >= 0) & (p < num), (g >= 0) & (g < num)
         stats = np.zeros((5, num), np.int64)
-        stats[0] = inter.long().numpy()
-        stats[1] = pred_area.long().numpy()
-        stats[2] = gt_area.long().numpy()
+        stats[0] = np.bincount(p[tissue_p & (p == g)], minlength=num)[:num]
+        stats[1] = np.bincount(p[tissue_p], minlength=num)[:num]
+        stats[2] = np.bincount(g[tissue_g], minlength=num)[:num]
         # boundary IoU: what MMSeg lacks
         d = boundary_width(gt.shape[0], gt.shape[1], self.boundary_ratio)
         for c in range(num):

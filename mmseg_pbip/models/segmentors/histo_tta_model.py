@@ -29,9 +29,12 @@ class HistoTTAModel(SegTTAModel):
     The segmentor's intensity factors (``tta_intensities``) stay inside it:
     they multiply the normalised tensor, which no pipeline transform
     reaches. Its own flips (``tta_flips``) are switched off, since the
-    pipeline makes them. With the shipped pipeline (no flip, horizontal
-    flip) and factors, the views are those of ``tools/test.py`` without
-    ``--tta``, and so are the CAMs (up to the order of a float sum).
+    pipeline makes them. For a config whose own flips are those of the
+    shipped pipeline (``tta_flips=(False, True)``: the released settings and
+    the demo) and whose test pipeline does not resize, the views are those
+    of ``tools/test.py`` without ``--tta``, and so are the CAMs and masks
+    (up to the order of a float sum). The paper config has no flips of its
+    own, so ``--tta`` adds one there.
 
     Args:
         module (dict | nn.Module): The segmentor (a
@@ -52,6 +55,7 @@ class HistoTTAModel(SegTTAModel):
         self.merges_cams = hasattr(self.module, 'labels_from_cams')
         if self.merges_cams:
             self.module.tta_flips = [False]
+            self.module.tta_merge = True
 
     def merge_preds(
             self, data_samples_list: List[List[SegDataSample]]

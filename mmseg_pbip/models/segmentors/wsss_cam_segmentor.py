@@ -73,6 +73,9 @@ class WSSSCAMSegmentor(BaseSegmentor):
         # the pseudo-label tool turns the test-time augmentation off
         # (released: pseudo labels are made without it)
         self.tta_enabled = True
+        # set by HistoTTAModel: predictions are views it merges (the CRF
+        # then runs once, on the merged CAMs)
+        self.tta_merge = False
 
     def images_01(self, inputs: Tensor) -> Tensor:
         """Undo the data preprocessor: ``[B, 3, H, W]`` RGB in [0, 1].
@@ -139,9 +142,10 @@ class WSSSCAMSegmentor(BaseSegmentor):
         """Pseudo masks: ``pred_sem_seg`` ``[1, H, W]`` with tissue classes
         0..N-1 and background N, and the fused CAMs as ``seg_logits``.
 
-        A view from MMSeg's ``TestTimeAug`` (``flip`` in its metainfo) is
-        flipped back first, and also carries its image, RGB in [0, 1], as
-        ``tta_image`` for :class:`HistoTTAModel`, which merges the views."""
+        A flipped input (``flip`` in its metainfo, e.g. a ``TestTimeAug``
+        view) is flipped back first. Under :class:`HistoTTAModel`
+        (``tta_merge``) each prediction also carries its image, RGB in
+        [0, 1], as ``tta_image``, and the CRF is left to the merge."""
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
         labels = None
@@ -153,7 +157,7 @@ class WSSSCAMSegmentor(BaseSegmentor):
         for i, sample in enumerate(data_samples):
             h, w = sample.metainfo.get('img_shape', inputs.shape[-2:])
             logits, image = cams[i, :, :h, :w], images[i, :, :h, :w]
-            tta_view = 'flip' in sample.metainfo
+            tta_view = self.tta_merge
             if sample.metainfo.get('flip'):
                 dims = {
                     'horizontal': (-1, ),
