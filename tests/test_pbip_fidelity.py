@@ -767,7 +767,7 @@ def test_released_config_full_size_fp32(monkeypatch):
     masks = torch.stack([s.pred_sem_seg.data[0] for s in pred])
     cam_diff = float((cams - ref_cams).abs().max())
     print(f"pairs {len(ref['pairs'])}; |diff| " +
-          ', '.join(f'{k} {float(v.abs()):.2e}' for k, v in diffs.items()) +
+          ', '.join(f'{k} {float(v.detach().abs()):.2e}' for k, v in diffs.items()) +
           f', gradients {grad:.2e}, fused test CAMs {cam_diff:.2e}; '
           f'pseudo-mask pixels differing '
           f'{float((masks != ref_cams.argmax(1)).float().mean()):.4%}')
