@@ -1,5 +1,4 @@
 """Run one of MMSeg's own tools with mmseg-pbip registered."""
-import os.path as osp
 import runpy
 import sys
 
@@ -27,20 +26,16 @@ def run_mmseg_tool(name: str) -> None:
     Args:
         name (str): Path of the tool under ``mmseg/.mim/tools``.
     """
-    import mmseg
     import torch
 
     import mmseg_pbip  # noqa: F401
-    from mmseg_pbip.utils import init_launcher, keep_freed_memory
+    from mmseg_pbip.utils import (init_launcher, keep_freed_memory,
+                                  mmseg_tool_path)
 
     # CPU steps free and re-fault GBs of activations under glibc's defaults
     # (MMSEG_PBIP_MALLOC=system keeps them; mmseg_pbip.utils.allocator)
     keep_freed_memory()
-    path = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', name)
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} is missing: this mmseg install does not ship its tools '
-            '(install the mmsegmentation wheel from PyPI)')
+    path = mmseg_tool_path(name)
     if not torch.cuda.is_available():
         init_launcher(launcher_from_argv(sys.argv[1:]))
     runpy.run_path(path, run_name='__main__')

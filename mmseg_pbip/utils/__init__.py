@@ -5,12 +5,12 @@ from .safe_loading import (checkpoint_safe_globals, find_weight_file,
                            load_local_checkpoint, read_state_dict,
                            register_safe_checkpoint_loader,
                            register_safe_globals, safe_load)
-from .tool_config import load_tool_config, tool_work_dir
+from .tool_config import load_tool_config, mmseg_tool_path, tool_work_dir
 
 __all__ = [
     'allocator_settings', 'keep_freed_memory', 'atomic_path', 'init_launcher',
     'local_device', 'shard_map', 'checkpoint_safe_globals',
     'register_safe_globals', 'register_safe_checkpoint_loader', 'safe_load',
     'find_weight_file', 'read_state_dict', 'load_tool_config', 'tool_work_dir',
-    'load_local_checkpoint'
+    'load_local_checkpoint', 'mmseg_tool_path'
 ]

@@ -30,3 +30,20 @@ def tool_work_dir(cfg, config_path: str) -> str:
     return cfg.get('work_dir') or osp.join(
         'work_dirs',
         osp.splitext(osp.basename(config_path))[0])
+
+
+def mmseg_tool_path(name: str) -> str:
+    """Path of one of MMSeg's own tools, shipped in the mmseg wheel under
+    ``mmseg/.mim/tools`` (e.g. ``'test.py'``,
+    ``'model_converters/mit2mmseg.py'``).
+
+    Raises:
+        FileNotFoundError: this mmseg install does not ship its tools.
+    """
+    import mmseg
+    path = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path} is missing: this mmseg install does not ship its tools '
+            '(install the mmsegmentation wheel from PyPI)')
+    return path

@@ -15,7 +15,6 @@ then converted the same way.
 """
 import argparse
 import importlib.util
-import os.path as osp
 import re
 import sys
 from collections import OrderedDict
@@ -23,7 +22,7 @@ from typing import Callable, Dict
 
 import torch
 
-from mmseg_pbip.utils import atomic_path, read_state_dict
+from mmseg_pbip.utils import atomic_path, mmseg_tool_path, read_state_dict
 
 Tensor = torch.Tensor
 
@@ -44,14 +43,7 @@ HF_BLOCK_RENAMES = {
 def mmseg_convert_mit() -> Callable:
     """``convert_mit`` of MMSeg's ``tools/model_converters/mit2mmseg.py``
     (shipped in the mmseg wheel under ``.mim``)."""
-    import mmseg
-    path = osp.join(
-        osp.dirname(mmseg.__file__), '.mim', 'tools', 'model_converters',
-        'mit2mmseg.py')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} is missing: this mmseg install does not ship its tools '
-            '(install the mmsegmentation wheel from PyPI)')
+    path = mmseg_tool_path('model_converters/mit2mmseg.py')
     spec = importlib.util.spec_from_file_location('mmseg_mit2mmseg', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -3,7 +3,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import CheckpointLoader
 from mmseg.registry import HOOKS
 
-from ...utils import load_local_checkpoint
+from ...utils import register_safe_checkpoint_loader
 
 
 @HOOKS.register_module()
@@ -31,8 +31,7 @@ class SafeCheckpointLoadingHook(Hook):
 
     def before_run(self, runner) -> None:
         self._previous = CheckpointLoader._schemes.get('')
-        CheckpointLoader.register_scheme(
-            prefixes='', loader=load_local_checkpoint, force=True)
+        register_safe_checkpoint_loader()
 
     def after_run(self, runner) -> None:
         if self._previous is not None:

@@ -153,23 +153,27 @@ class WSSSCAMSegmentor(BaseSegmentor):
                                            for s in data_samples):
             labels = self.cls_labels(data_samples).to(inputs.dtype)
         cams = self.fused_cams(inputs, labels)
-        images = self.images_01(inputs)
+        # the image, only where something reads it (glass, CRF, the merge)
+        images = self.images_01(inputs) if (self.white_threshold is not None
+                                            or self.crf is not None
+                                            or self.tta_merge) else None
         for i, sample in enumerate(data_samples):
             h, w = sample.metainfo.get('img_shape', inputs.shape[-2:])
-            logits, image = cams[i, :, :h, :w], images[i, :, :h, :w]
-            tta_view = self.tta_merge
+            logits = cams[i, :, :h, :w]
+            image = None if images is None else images[i, :, :h, :w]
             if sample.metainfo.get('flip'):
                 dims = {
                     'horizontal': (-1, ),
                     'vertical': (-2, ),
                     'diagonal': (-2, -1)
                 }[sample.flip_direction]
-                logits, image = logits.flip(dims), image.flip(dims)
+                logits = logits.flip(dims)
+                image = None if image is None else image.flip(dims)
             seg = self.labels_from_cams(
                 logits,
                 image,
                 None if labels is None else labels[i],
-                crf=not tta_view)  # views: the CRF runs once, merged
+                crf=not self.tta_merge)  # views: the CRF runs once, merged
             ori = sample.metainfo.get('ori_shape', (h, w))
             if tuple(ori) != (h, w):
                 logits = F.interpolate(
@@ -177,26 +181,28 @@ class WSSSCAMSegmentor(BaseSegmentor):
                 seg = F.interpolate(
                     seg[None, None].float(), size=ori,
                     mode='nearest')[0, 0].long()
-                image = F.interpolate(
-                    image[None], size=ori, mode='bilinear')[0]
             sample.set_data(
                 dict(
                     seg_logits=PixelData(data=logits),
                     pred_sem_seg=PixelData(data=seg[None])))
-            if tta_view:
+            if self.tta_merge:
+                if tuple(ori) != (h, w):
+                    image = F.interpolate(
+                        image[None], size=ori, mode='bilinear')[0]
                 sample.set_data(dict(tta_image=PixelData(data=image)))
         return data_samples
 
     def labels_from_cams(self,
                          cams: Tensor,
-                         image: Tensor,
+                         image: Optional[Tensor],
                          label: Optional[Tensor],
                          crf: bool = True) -> Tensor:
         """Pseudo mask of one image from its fused CAMs.
 
         Args:
             cams (Tensor): ``[N, H, W]`` fused CAMs.
-            image (Tensor): ``[3, H, W]`` RGB in [0, 1] (glass, CRF).
+            image (Tensor, optional): ``[3, H, W]`` RGB in [0, 1]; read for
+                glass (``white_threshold``) and the CRF only.
             label (Tensor, optional): ``[N]`` image-level label; with
                 ``argmax_present_only`` the argmax runs over its classes.
             crf (bool): Refine with :attr:`crf` when one is configured.
