@@ -246,3 +246,31 @@ def test_cls_label_from_mask():
     from mmseg_pbip.datasets import cls_label_from_mask
     mask = quadrant_mask((3, 4, 255, 1))
     assert cls_label_from_mask(mask, 4).tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize('size,batch,world', [(10, 3, 3), (7, 4, 2), (5, 8, 3),
+                                              (0, 2, 2)])
+def test_batch_round_robin_sampler_deals_whole_batches(monkeypatch, size,
+                                                       batch, world):
+    """Every rank runs whole batches of the one-process order, each once."""
+    from torch.utils.data import DataLoader
+
+    from mmseg_pbip.datasets.samplers import batch_round_robin_sampler as mod
+    one_process = []
+    for start in range(0, size, batch):
+        one_process.append(list(range(start, min(start + batch, size))))
+    dealt = []
+    for rank in range(world):
+        monkeypatch.setattr(mod, 'get_dist_info', lambda r=rank: (r, world))
+        sampler = mod.BatchRoundRobinSampler(list(range(size)), batch)
+        loader = DataLoader(
+            list(range(size)), batch_size=batch, sampler=sampler)
+        got = [b.tolist() for b in loader]
+        assert got == [
+            one_process[k] for k in range(len(one_process))
+            if k % world == rank
+        ]
+        dealt += got
+    assert sorted(dealt) == one_process
+    with pytest.raises(ValueError, match='batch_size'):
+        mod.BatchRoundRobinSampler([1], 0)

@@ -1,5 +1,6 @@
 """HistoSegMetric against values computed by hand."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -146,3 +147,43 @@ def test_counts_are_exact_beyond_float32():
     gt[0, :5] = 1  # background, predicted as TUM: false positives
     stats = metric.compute_sample(pred, gt)
     assert stats[0, 0] == n - 5 and stats[1, 0] == n and stats[2, 0] == n - 5
+
+
+def test_pseudo_label_writer_writes_dataset_masks(tmp_path):
+    """P-mode PNGs with the palette and the predicted values, overlays only for
+    the named images, the count of written files."""
+    from PIL import Image
+
+    from mmseg_pbip.evaluation import PseudoLabelWriter
+    palette = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
+               [255, 255, 255]]
+    classes = ('TUM', 'STR', 'LYM', 'NEC', 'BACK')
+    writer = PseudoLabelWriter(
+        output_dir=str(tmp_path / 'out'),
+        overlay_dir=str(tmp_path / 'ov'),
+        overlay_images=['b.jpg'])
+    writer.dataset_meta = dict(palette=palette, classes=classes)
+    samples = []
+    masks = {}
+    for name, offset in (('a', 0), ('b', 2)):
+        img = str(tmp_path / f'{name}.jpg')
+        Image.fromarray(np.full((4, 5, 3), 90, np.uint8)).save(img)
+        mask = np.array([[(x + y + offset) % 5 for x in range(5)]
+                         for y in range(4)])
+        masks[name] = mask
+        samples.append(
+            dict(
+                img_path=img,
+                pred_sem_seg=dict(data=torch.from_numpy(mask)[None]),
+                seg_logits=dict(data=torch.rand(4, 4, 5))))
+    writer.process({}, samples)
+    assert writer.evaluate(2) == {'pseudo_labels/written': 2}
+    for name, mask in masks.items():
+        png = Image.open(tmp_path / 'out' / f'{name}.png')
+        assert png.mode == 'P'
+        assert png.getpalette()[:15] == [v for rgb in palette for v in rgb]
+        assert np.array_equal(np.asarray(png), mask)
+    assert sorted(os.listdir(tmp_path / 'ov')) == ['b_overlay.png']
+    overlay = Image.open(tmp_path / 'ov' / 'b_overlay.png')
+    assert overlay.size[0] == 3 * 5 and overlay.size[1] > 4  # + legend
+    assert writer.evaluate(0) == {'pseudo_labels/written': 0}  # reset

@@ -1,5 +1,6 @@
 """Demo data -> stage one -> pseudo labels -> stage two -> test metrics."""
 import glob
+import math
 import os
 import os.path as osp
 import re
@@ -8,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner, load_checkpoint
-from mmseg.registry import DATASETS, MODELS
+from mmengine.runner import Runner
 from PIL import Image
 from utils import (PBIP_DEMO, STAGE2_DEMO, cfg_options, run, tiny_pbip_options,
                    tiny_stage2_options)
 
 from mmseg_pbip.apis import generate_pseudo_labels
+from mmseg_pbip.evaluation import PseudoLabelWriter
 from mmseg_pbip.image_bank import load_image_bank
 
 
@@ -26,15 +27,6 @@ def stage_one(demo_root, tmp_path):
     return cfg, osp.join(work, 'iter_2.pth')
 
 
-def pseudo_label_setup(cfg, ckpt):
-    ds_cfg = cfg.train_dataloader.dataset.copy()
-    ds_cfg['pipeline'] = cfg.pseudo_label_pipeline
-    dataset = DATASETS.build(ds_cfg)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, ckpt, map_location='cpu', strict=True)
-    return model.eval(), dataset
-
-
 def png_bytes(folder):
     out = {}
     for path in sorted(glob.glob(osp.join(folder, '*.png'))):
@@ -43,30 +35,76 @@ def png_bytes(folder):
     return out
 
 
-def test_interrupted_pseudo_labels_resume(demo_root, tmp_path):
+def test_interrupted_pseudo_labels_resume(demo_root, tmp_path, monkeypatch):
     cfg, ckpt = stage_one(demo_root, tmp_path)
-    model, dataset = pseudo_label_setup(cfg, ckpt)
+    cfg.work_dir = str(tmp_path / 'pseudo_run')
+    total = len(os.listdir(osp.join(demo_root, 'training')))
     full = str(tmp_path / 'full')
-    stats = generate_pseudo_labels(model, dataset, full, batch_size=4)
-    assert stats == dict(total=len(dataset), written=len(dataset), skipped=0)
+    stats = generate_pseudo_labels(cfg, ckpt, full, batch_size=4)
+    assert stats == dict(total=total, written=total, skipped=0)
+    assert sorted(png_bytes(full)) == sorted(
+        osp.splitext(n)[0] + '.png'
+        for n in os.listdir(osp.join(demo_root, 'training')))
 
+    # killed after two batches: two batches of PNGs, all complete
     part = str(tmp_path / 'part')
+    process = PseudoLabelWriter.process
 
-    def stop(written):
-        if written >= 8:
+    def killed(self, data_batch, data_samples):
+        if self.written >= 8:
             raise KeyboardInterrupt
+        process(self, data_batch, data_samples)
 
+    monkeypatch.setattr(PseudoLabelWriter, 'process', killed)
     with pytest.raises(KeyboardInterrupt):
-        generate_pseudo_labels(
-            model, dataset, part, batch_size=4, on_batch=stop)
+        generate_pseudo_labels(cfg, ckpt, part, batch_size=4)
+    monkeypatch.undo()
     assert len(os.listdir(part)) == 8
     # a half-written temporary file of a killed run is cleaned up
     with open(osp.join(part, '.tmp-half.png'), 'wb') as f:
         f.write(b'\x89PNG')
-    stats = generate_pseudo_labels(model, dataset, part, batch_size=4)
-    assert stats['skipped'] == 8 and stats['written'] == len(dataset) - 8
+    stats = generate_pseudo_labels(cfg, ckpt, part, batch_size=4)
+    assert stats == dict(total=total, written=total - 8, skipped=8)
     assert png_bytes(part) == png_bytes(full)
     assert not glob.glob(osp.join(part, '.tmp-*'))
+    # nothing left to do: no model is run
+    assert generate_pseudo_labels(
+        cfg, ckpt, part, batch_size=4) == dict(
+            total=total, written=0, skipped=total)
+
+
+def test_pseudo_labels_without_tta_and_strict_checkpoint(
+        demo_root, tmp_path, monkeypatch):
+    """One view per batch unless the test-time views are asked for; a
+    checkpoint that does not match the model is refused, naming it."""
+    from mmseg_pbip.models.segmentors import PBIPSegmentor
+    cfg, ckpt = stage_one(demo_root, tmp_path)
+    cfg.work_dir = str(tmp_path / 'pseudo_run')
+    total = len(os.listdir(osp.join(demo_root, 'training')))
+    views = []
+    once = PBIPSegmentor._fused_cams_once
+
+    def counting(self, inputs, labels):
+        views.append(inputs.shape[0])
+        return once(self, inputs, labels)
+
+    monkeypatch.setattr(PBIPSegmentor, '_fused_cams_once', counting)
+    generate_pseudo_labels(cfg, ckpt, str(tmp_path / 'a'), batch_size=8)
+    assert views == [8] * math.ceil(total / 8)
+    views.clear()
+    generate_pseudo_labels(
+        cfg, ckpt, str(tmp_path / 'b'), batch_size=8, tta=True)
+    per_batch = len(cfg.model.tta_flips) * len(cfg.model.tta_intensities)
+    assert per_batch > 1
+    assert len(views) == per_batch * math.ceil(total / 8)
+
+    state = torch.load(ckpt, weights_only=True)
+    state['state_dict'].pop(sorted(state['state_dict'])[0])
+    bad = str(tmp_path / 'bad.pth')
+    torch.save(state, bad)
+    with pytest.raises(RuntimeError, match=f'{bad}: does not match'):
+        generate_pseudo_labels(cfg, bad, str(tmp_path / 'c'), batch_size=8)
+    assert not os.listdir(str(tmp_path / 'c'))
 
 
 @pytest.mark.slow
@@ -128,7 +166,7 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
 
 
 def test_overlay_panels(tmp_path):
-    from mmseg_pbip.apis.pseudo_labels import save_overlay
+    from mmseg_pbip.visualization import save_overlay
     img = str(tmp_path / 'a.png')
     Image.fromarray(np.full((8, 6, 3), 100, np.uint8)).save(img)
     mask = np.zeros((8, 6), np.int64)

@@ -1,28 +1,29 @@
 """Stage-one checkpoint -> one pseudo-label PNG per training image.
 
     python tools/generate_pseudo_labels.py CONFIG [CHECKPOINT]
-        [--work-dir DIR] [--out-dir DIR] [--batch-size 8] [--device cpu|cuda]
+        [--work-dir DIR] [--out-dir DIR] [--batch-size 8]
         [--overlay-dir DIR --num-overlays 16] [--crf | --no-crf]
         [--cfg-options k=v ...]
-    torchrun --nproc_per_node N tools/generate_pseudo_labels.py CONFIG \
-        --launcher pytorch
+    bash tools/dist_run.sh generate_pseudo_labels.py N CONFIG [CHECKPOINT]
 
 CHECKPOINT defaults to the best-validation checkpoint of the training run,
 ``best_mIoU_iter_*.pth`` in ``--work-dir`` (default
 ``work_dirs/<config name>``, where ``tools/train.py`` writes), as the
-released PBIP code does. Runs the config's model (its CAM fusion, label
-masking and background rules, all config values; test-time augmentation only
-when the config sets ``pseudo_label_tta=True``, since the released code makes
-its pseudo labels without it) on the config's training split through
-``pseudo_label_pipeline`` and writes ``<stem>.png``: P mode,
-the dataset palette, tissue classes 0-3 and background 4, exactly the format
-of the dataset's masks. Default ``--out-dir``:
+released PBIP code does. It runs MMEngine's test loop (``Runner.test()``) on
+the config's training split through ``pseudo_label_pipeline``, with the
+config's model (its CAM fusion, label masking and background rules;
+test-time augmentation only when the config sets ``pseudo_label_tta=True``,
+since the released code makes its pseudo labels without it) and the
+``PseudoLabelWriter`` evaluator, which writes ``<stem>.png``: P mode, the
+dataset palette, tissue classes 0-3 and background 4, exactly the format of
+the dataset's masks. Progress is MMEngine's log (``Epoch(test) [i/N]`` with
+ETA) in ``--work-dir``. Default ``--out-dir``:
 ``<data_root>/pseudo_labels/<config name>``, the folder the stage-two configs
 read. Resumable: images already written are skipped, each PNG is written
 under a temporary name and renamed, and a final check confirms that every
-training image has its pseudo label. With ``--launcher``, the processes
-(one GPU each, or gloo on CPUs) share the batches; the PNGs are identical to
-a one-process run.
+training image has its pseudo label. With ``--launcher`` (one GPU each, or
+gloo on CPUs) whole batches are dealt to the processes; the PNGs are
+identical to a one-process run.
 
 ``--crf`` refines the tissue labels with a dense CRF (optional extra
 ``pydensecrf2``) on the fused CAMs and the image: the config's
@@ -37,14 +38,11 @@ import time
 
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
-from mmengine.runner import load_checkpoint
-from mmseg.registry import DATASETS, MODELS
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
 from mmseg_pbip.utils import (init_launcher, keep_freed_memory,
-                              load_tool_config, local_device,
-                              register_safe_checkpoint_loader, tool_work_dir)
+                              load_tool_config, tool_work_dir)
 
 
 def parse_args():
@@ -58,8 +56,6 @@ def parse_args():
         '--work-dir', help='the training run (default: work_dirs/<config>)')
     parser.add_argument('--out-dir')
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument(
-        '--device', help='default: this process\'s GPU, else the CPU')
     parser.add_argument(
         '--launcher',
         default='none',
@@ -84,30 +80,22 @@ def main():
     args = parse_args()
     keep_freed_memory()
     cfg = load_tool_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
     init_launcher(args.launcher, cfg)
-    ds_cfg = cfg.train_dataloader.dataset.copy()
-    ds_cfg['pipeline'] = cfg.get('pseudo_label_pipeline') or [
-        dict(type='LoadHistoImageFromFile'),
-        dict(type='PackHistoSegInputs')
-    ]
-    dataset = DATASETS.build(ds_cfg)
+    work_dir = args.work_dir or tool_work_dir(cfg, args.config)
+    # the test loop's log and config, beside the training run's own
+    cfg.work_dir = osp.join(work_dir, 'pseudo_labels')
     out_dir = args.out_dir or osp.join(
-        ds_cfg['data_root'], 'pseudo_labels',
+        cfg.train_dataloader.dataset['data_root'], 'pseudo_labels',
         osp.splitext(osp.basename(args.config))[0])
-    checkpoint = args.checkpoint or best_checkpoint(
-        args.work_dir or tool_work_dir(cfg, args.config))
+    checkpoint = args.checkpoint or best_checkpoint(work_dir)
     crf = cfg.get('pseudo_label_crf')
     if args.crf or (crf is not None and not args.no_crf):
         cfg.model.crf = dict(crf or {})
-    model = MODELS.build(cfg.model)
-    # this tool's process: MMEngine's loader with weights_only=True
-    register_safe_checkpoint_loader()
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    model.to(local_device(args.device)).eval()
     start = time.time()
     stats = generate_pseudo_labels(
-        model,
-        dataset,
+        cfg,
+        checkpoint,
         out_dir,
         args.batch_size,
         args.overlay_dir,

@@ -1,7 +1,6 @@
 from .pseudo_labels import (best_checkpoint, generate_pseudo_labels,
-                            pseudo_label_path, save_index_png)
+                            pseudo_label_runner_config)
 
 __all__ = [
-    'best_checkpoint', 'generate_pseudo_labels', 'pseudo_label_path',
-    'save_index_png'
+    'best_checkpoint', 'generate_pseudo_labels', 'pseudo_label_runner_config'
 ]

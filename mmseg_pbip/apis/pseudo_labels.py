@@ -1,18 +1,25 @@
-"""Write stage-one pseudo labels as P-mode PNGs, resumably."""
+"""Stage-one pseudo labels through MMEngine's test loop, resumably."""
+import copy
 import glob
 import os
 import os.path as osp
-from typing import Callable, Optional
+from typing import Optional, Sequence
 
-import numpy as np
-import torch
-from mmengine.dataset import pseudo_collate
-from mmengine.dist import all_reduce, barrier, get_dist_info
-from PIL import Image
-from tqdm import tqdm
+from mmengine.config import Config
+from mmengine.dist import barrier, broadcast_object_list, get_rank
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmseg.registry import DATASETS
 
 from ..models.segmentors.wsss_cam_segmentor import tta_switched
-from ..utils import atomic_path
+from ..utils import png_path_for, safe_load
+
+#: What the model runs on when a config has no ``pseudo_label_pipeline``.
+DEFAULT_PSEUDO_LABEL_PIPELINE = [
+    dict(type='LoadHistoImageFromFile'),
+    dict(type='PackHistoSegInputs')
+]
 
 
 def best_checkpoint(work_dir: str) -> str:
@@ -37,185 +44,140 @@ def best_checkpoint(work_dir: str) -> str:
     return found[-1]
 
 
-def pseudo_label_path(out_dir: str, img_path: str) -> str:
-    """``out_dir/<image stem>.png``: the name a stage-two dataset pairs."""
-    return osp.join(out_dir, osp.splitext(osp.basename(img_path))[0] + '.png')
+def pseudo_label_runner_config(
+    cfg: Config,
+    checkpoint: str,
+    out_dir: str,
+    indices: Sequence[int],
+    batch_size: int = 8,
+    overlay_dir: Optional[str] = None,
+    overlay_images: Sequence[str] = ()
+) -> Config:
+    """The config of ``Runner.test()`` that writes pseudo labels.
+
+    The test split becomes the config's training split (the images stage two
+    trains on) through ``pseudo_label_pipeline``, restricted to ``indices``
+    (the images without a PNG yet); the batches are dealt to the ranks whole
+    (:class:`BatchRoundRobinSampler`); the evaluator is
+    :class:`PseudoLabelWriter`; ``load_from`` is the checkpoint.
+
+    Args:
+        cfg (Config): The stage-one config (not modified).
+        checkpoint (str): The stage-one checkpoint.
+        out_dir (str): Folder of the PNGs.
+        indices (list[int]): Positions in the training split to predict.
+        batch_size (int): Images per forward pass. Defaults to 8.
+        overlay_dir (str, optional): Folder of the overlays.
+        overlay_images (Sequence[str]): Image file names to draw.
+
+    Returns:
+        Config: A copy of ``cfg`` ready for ``Runner.from_cfg``.
+    """
+    cfg = copy.deepcopy(cfg)
+    dataset = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset['pipeline'] = cfg.get('pseudo_label_pipeline') or \
+        DEFAULT_PSEUDO_LABEL_PIPELINE
+    dataset['indices'] = list(indices)
+    loader = cfg.get('test_dataloader') or {}
+    cfg.test_dataloader = dict(
+        batch_size=batch_size,
+        num_workers=loader.get('num_workers', 0),
+        persistent_workers=False,
+        sampler=dict(type='BatchRoundRobinSampler', batch_size=batch_size),
+        dataset=dataset)
+    cfg.test_evaluator = dict(
+        type='PseudoLabelWriter',
+        output_dir=out_dir,
+        overlay_dir=overlay_dir,
+        overlay_images=list(overlay_images))
+    cfg.test_cfg = dict(type='TestLoop')
+    cfg.load_from = checkpoint
+    cfg.resume = False
+    # progress: about twenty log lines (MMEngine's LoggerHook, with ETA)
+    batches = -(-len(indices) // batch_size)
+    logger = cfg.get('default_hooks', {}).get('logger')
+    if logger is not None:
+        logger['interval'] = max(
+            1, min(logger.get('interval', 50), batches // 20))
+    return cfg
 
 
-def save_index_png(path: str, mask: np.ndarray, palette) -> None:
-    """Write ``mask`` as a P-mode PNG with ``palette``, atomically."""
-    image = Image.fromarray(mask.astype(np.uint8), mode='P')
-    flat = [int(v) for rgb in palette for v in rgb]
-    image.putpalette(flat + [0] * (768 - len(flat)))
-    with atomic_path(path) as tmp:
-        image.save(tmp, format='PNG')
-
-
-@torch.no_grad()
-def generate_pseudo_labels(model: torch.nn.Module,
-                           dataset,
+def generate_pseudo_labels(cfg: Config,
+                           checkpoint: str,
                            out_dir: str,
                            batch_size: int = 8,
                            overlay_dir: Optional[str] = None,
                            num_overlays: int = 0,
-                           on_batch: Optional[Callable[[int], None]] = None,
                            tta: bool = False) -> dict:
-    """Predict a pseudo mask for every image of ``dataset``.
+    """Predict a pseudo mask for every training image through ``Runner.test()``
+    and write ``out_dir/<stem>.png``.
 
-    Images whose PNG already exists are skipped (PNGs are written under a
-    temporary name and renamed, so an existing file is complete); leftover
-    temporary files of an interrupted run are removed. The model's own
-    ``predict`` applies the configured CAM fusion, label masking and
-    background rules; its test-time augmentation only when ``tta`` is True
-    (the released PBIP code makes pseudo labels without it).
-
-    In multi-process runs (a launcher's process group) the batches are
-    dealt to the ranks round-robin; each batch is the one a single process
-    would run, so the PNGs are identical to a single-process run. Every
-    rank must call this function.
+    Resumable: rank 0 removes the temporary files of an interrupted run and
+    lists the images that have no PNG yet; only those are predicted (a PNG is
+    renamed into place when complete, so an existing one is whole). The
+    checkpoint must match the model exactly (strict loading, torch's safe
+    loader). The model's own ``predict`` applies the configured CAM fusion,
+    label masking and background rules, with its test-time views only when
+    ``tta`` is True (the released PBIP code makes pseudo labels without
+    them). In a process group (a launcher, ``cfg.launcher``) the batches are
+    dealt whole to the ranks, so the PNGs are identical to a one-process run;
+    every rank must call this function.
 
     Args:
-        model (nn.Module): A segmentor in eval mode (e.g. PBIPSegmentor).
-        dataset: A dataset whose pipeline loads the image and packs
-            ``gt_cls_label`` (:class:`PackHistoSegInputs`).
-        out_dir (str): Folder of the PNGs, ``<stem>.png`` per image.
-        batch_size (int): Images per forward pass.
-        overlay_dir (str, optional): Where to save overlays (image, CAM
-            heat map, pseudo mask).
-        num_overlays (int): Overlays for the first N images to write.
-        on_batch (callable, optional): Called with the number of images
-            written so far after every batch (progress hooks, tests).
-        tta (bool): Use the model's test-time augmentation. Defaults to
-            False.
+        cfg (Config): The stage-one config; ``cfg.work_dir`` receives the
+            run's log.
+        checkpoint (str): The stage-one checkpoint.
+        out_dir (str): Folder of the PNGs.
+        batch_size (int): Images per forward pass. Defaults to 8.
+        overlay_dir (str, optional): Where to save overlays.
+        num_overlays (int): Overlays of the first N images predicted.
+        tta (bool): Use the model's test-time views. Defaults to False.
 
     Returns:
-        dict: ``total``, ``written`` (by all ranks), ``skipped``.
+        dict: ``total``, ``written`` (by all ranks) and ``skipped``.
 
     Raises:
-        RuntimeError: If, at the end, some image has no pseudo label.
+        RuntimeError: naming the checkpoint, when its weights do not match
+            the model; or, at the end, when some image has no pseudo label.
     """
-    rank, world = get_dist_info()
-    if rank == 0:
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset_cfg['pipeline'] = []
+    dataset = DATASETS.build(dataset_cfg)
+    paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    todo = [None]
+    if get_rank() == 0:
         os.makedirs(out_dir, exist_ok=True)
         for tmp in glob.glob(osp.join(out_dir, '.tmp-*')):
             os.remove(tmp)
-    barrier()  # nobody lists or writes before the cleanup is done
-    palette = dataset.metainfo['palette']
-    todo = [
-        i for i in range(len(dataset)) if not osp.isfile(
-            pseudo_label_path(out_dir,
-                              dataset.get_data_info(i)['img_path']))
-    ]
-    starts = list(range(0, len(todo), batch_size))[rank::world]
+        todo = [[
+            i for i, path in enumerate(paths)
+            if not osp.isfile(png_path_for(out_dir, path))
+        ]]
+    broadcast_object_list(todo)  # every rank runs the same list
+    todo = todo[0]
     written = 0
-    model.eval()
-    with tta_switched(model, tta):
-        for start in tqdm(
-                starts, desc='pseudo labels', unit='batch', disable=rank != 0):
-            batch = pseudo_collate(
-                [dataset[i] for i in todo[start:start + batch_size]])
-            data = model.data_preprocessor(batch, False)
-            for offset, sample in enumerate(model.predict(**data)):
-                mask = sample.pred_sem_seg.data[0].cpu().numpy()
-                path = pseudo_label_path(out_dir, sample.img_path)
-                save_index_png(path, mask, palette)
-                if overlay_dir and start + offset < num_overlays:
-                    cams = sample.seg_logits.data.cpu().numpy() \
-                        if 'seg_logits' in sample else None
-                    save_overlay(
-                        overlay_dir,
-                        sample.img_path,
-                        mask,
-                        palette,
-                        cams,
-                        classes=dataset.metainfo.get('classes'))
-                written += 1
-            if on_batch is not None:
-                on_batch(written)
-    count = torch.tensor(written)
-    all_reduce(count)  # sum over ranks; no-op in one process
+    if todo:
+        runner = Runner.from_cfg(
+            pseudo_label_runner_config(
+                cfg, checkpoint, out_dir, todo, batch_size, overlay_dir,
+                [osp.basename(paths[i]) for i in todo[:num_overlays]]))
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        # the Runner loads non-strictly; a wrong checkpoint must not give
+        # labels from random layers
+        try:
+            _load_checkpoint_to_model(
+                model, safe_load(checkpoint, map_location='cpu'), strict=True)
+        except RuntimeError as error:
+            raise RuntimeError(f'{checkpoint}: does not match the model of '
+                               f'the config: {error}') from None
+        with tta_switched(model, tta):
+            metrics = runner.test()
+        written = metrics['pseudo_labels/written']
     barrier()
-    missing = [
-        dataset.get_data_info(i)['img_path'] for i in range(len(dataset))
-        if not osp.isfile(
-            pseudo_label_path(out_dir,
-                              dataset.get_data_info(i)['img_path']))
-    ]
+    missing = [p for p in paths if not osp.isfile(png_path_for(out_dir, p))]
     if missing:
         raise RuntimeError(f'{len(missing)} images have no pseudo label in '
                            f'{out_dir}, e.g. {missing[:3]}')
     return dict(
-        total=len(dataset),
-        written=int(count),
-        skipped=len(dataset) - len(todo))
-
-
-LEGEND_BACKGROUND = (40, 40, 40)
-
-
-def legend_strip(width: int, names, colours) -> np.ndarray:
-    """``[h, width, 3]`` uint8: a colour box and the name of every label, in
-    rows that wrap at ``width``."""
-    from PIL import ImageDraw, ImageFont
-    font = ImageFont.load_default()
-    box, gap, line = 10, 6, 14
-    entries = []  # (x, y, colour, name)
-    x, y = gap, 2
-    for name, colour in zip(names, colours):
-        size = box + 4 + int(font.getlength(name)) + gap
-        if x > gap and x + size > width:
-            x, y = gap, y + line
-        entries.append((x, y, colour, name))
-        x += size
-    strip = Image.new('RGB', (width, y + line + 2), LEGEND_BACKGROUND)
-    draw = ImageDraw.Draw(strip)
-    for x, y, colour, name in entries:
-        draw.rectangle([x, y + 1, x + box - 1, y + box], fill=tuple(colour))
-        draw.text((x + box + 4, y), name, fill=(255, 255, 255), font=font)
-    return np.asarray(strip)
-
-
-def save_overlay(overlay_dir: str,
-                 img_path: str,
-                 mask: np.ndarray,
-                 palette,
-                 cams: Optional[np.ndarray] = None,
-                 alpha: float = 0.5,
-                 classes=None) -> None:
-    """Image | CAM heat map | pseudo mask blended on the image, and under them
-    a legend of the labels in the mask (when ``classes`` is given).
-
-    Args:
-        overlay_dir (str): Output folder (``<stem>_overlay.png``).
-        img_path (str): The image.
-        mask (np.ndarray): ``[H, W]`` pseudo label.
-        palette (list): Dataset palette, one RGB per label.
-        cams (np.ndarray, optional): ``[N, H, W]`` fused CAMs in [0, 1]; the
-            heat map shows their maximum over classes.
-        alpha (float): Opacity of the colours.
-        classes (Sequence[str], optional): Name of every label (the
-            dataset's ``classes``): adds the legend.
-    """
-    os.makedirs(overlay_dir, exist_ok=True)
-    img = np.asarray(Image.open(img_path).convert('RGB'), dtype=np.float32)
-    colours = np.asarray(palette, dtype=np.float32)[mask]
-    panels = [img]
-    if cams is not None:
-        heat = np.clip(cams.max(0), 0, 1)[..., None]
-        red_to_yellow = np.concatenate(
-            [np.ones_like(heat), heat,
-             np.zeros_like(heat)], -1) * 255
-        panels.append((1 - alpha * heat) * img + alpha * heat * red_to_yellow)
-    panels.append((1 - alpha) * img + alpha * colours)
-    picture = np.concatenate(panels, axis=1).astype(np.uint8)
-    if classes is not None:
-        present = [int(v) for v in np.unique(mask)]
-        picture = np.concatenate([
-            picture,
-            legend_strip(picture.shape[1], [classes[v] for v in present],
-                         [palette[v] for v in present])
-        ],
-                                 axis=0)
-    Image.fromarray(picture).save(
-        osp.join(overlay_dir,
-                 osp.splitext(osp.basename(img_path))[0] + '_overlay.png'))
+        total=len(paths), written=written, skipped=len(paths) - len(todo))

@@ -1,3 +1,3 @@
-from .metrics import HistoSegMetric
+from .metrics import HistoSegMetric, PseudoLabelWriter
 
-__all__ = ['HistoSegMetric']
+__all__ = ['HistoSegMetric', 'PseudoLabelWriter']

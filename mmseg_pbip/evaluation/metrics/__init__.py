@@ -1,3 +1,4 @@
 from .histo_seg_metric import HistoSegMetric
+from .pseudo_label_writer import PseudoLabelWriter
 
-__all__ = ['HistoSegMetric']
+__all__ = ['HistoSegMetric', 'PseudoLabelWriter']

@@ -1,5 +1,4 @@
 """MIoU, FwIoU, boundary IoU and Dice over the tissue classes."""
-import os.path as osp
 from collections import OrderedDict
 from typing import Dict, Sequence
 
@@ -10,6 +9,7 @@ from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
+from ...utils import png_path_for, save_index_png
 from .boundary import boundary_width, mask_boundary
 
 
@@ -129,10 +129,8 @@ class HistoSegMetric(IoUMetric):
                 gt = _to_numpy(sample['gt_sem_seg']['data'].squeeze())
                 self.results.append(self.compute_sample(pred, gt))
             if self.output_dir is not None:
-                from ...apis.pseudo_labels import save_index_png
-                stem = osp.splitext(osp.basename(sample['img_path']))[0]
                 save_index_png(
-                    osp.join(self.output_dir, f'{stem}.png'), pred,
+                    png_path_for(self.output_dir, sample['img_path']), pred,
                     (self.dataset_meta or {}).get('palette') or [])
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
