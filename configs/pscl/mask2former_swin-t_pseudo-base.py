@@ -11,7 +11,7 @@ default_scope = 'mmseg'
 num_classes = 5
 crop_size = (224, 224)
 stage1_checkpoint = ('work_dirs/pscl_swin-t_1xb10-5e_bcss-wsss-224x224/'
-                     'iter_11711.pth')
+                     'iter_11715.pth')
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[170.34, 121.89, 180.03],

@@ -4,7 +4,7 @@ _base_ = [
     '../_base_/models/pscl_swin-t.py', '../_base_/datasets/bcss-wsss.py',
     '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'
 ]
-max_iters = 11711  # 5 x 23,422 / 10
+max_iters = 11715  # 5 epochs: 5 x ceil(23,422 / 10)
 optim_wrapper = dict(optimizer=dict(lr=1e-4, weight_decay=0.01))
 param_scheduler = [
     dict(
