@@ -12,6 +12,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmseg.registry import DATASETS
 
+from ..engine.hooks import SafeCheckpointLoadingHook
 from ..models.segmentors.wsss_cam_segmentor import tta_switched
 from ..utils import png_path_for, safe_load
 
@@ -171,8 +172,17 @@ def generate_pseudo_labels(cfg: Config,
         except RuntimeError as error:
             raise RuntimeError(f'{checkpoint}: does not match the model of '
                                f'the config: {error}') from None
-        with tta_switched(model, tta):
-            metrics = runner.test()
+        try:
+            with tta_switched(model, tta):
+                metrics = runner.test()
+        except BaseException:
+            # the Runner skips after_run when the loop raises: put MMEngine's
+            # checkpoint loader back, since this runs inside the caller's
+            # process
+            for hook in runner.hooks:
+                if isinstance(hook, SafeCheckpointLoadingHook):
+                    hook.after_run(runner)
+            raise
         written = metrics['pseudo_labels/written']
     barrier()
     missing = [p for p in paths if not osp.isfile(png_path_for(out_dir, p))]
