@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from mmseg_pbip.datasets import format_cls_label
-from mmseg_pbip.utils import atomic_path
+from mmseg_pbip.utils import atomic_path, save_index_png
 
 NUM_CLASSES = 4
 BACKGROUND = 4
@@ -168,15 +168,10 @@ def synthesize_patch(
     return np.clip(img, 0, 255).astype(np.uint8), mask, label
 
 
-def _save_png(path: str, array: np.ndarray, palette=None) -> None:
-    """Write a PNG through a temporary name, then rename (atomic)."""
-    image = Image.fromarray(array)
-    if palette is not None:
-        image = image.convert('P')
-        flat = [v for rgb in palette for v in rgb]
-        image.putpalette(flat + [0] * (768 - len(flat)))
+def _save_png(path: str, array: np.ndarray) -> None:
+    """Write an RGB PNG through a temporary name, then rename (atomic)."""
     with atomic_path(path) as tmp:
-        image.save(tmp, format='PNG')
+        Image.fromarray(array).save(tmp, format='PNG')
 
 
 def write_demo_dataset(out_dir: str,
@@ -227,7 +222,7 @@ def write_demo_dataset(out_dir: str,
             else:
                 name = f'DEMO-{split}-{i:05d}.png'
                 _save_png(osp.join(dirs[0], name), img)
-                _save_png(osp.join(dirs[1], name), mask, PALETTE)
+                save_index_png(osp.join(dirs[1], name), mask, PALETTE)
     summary = dict(
         counts=counts,
         train_class_counts=dict(

@@ -3,15 +3,16 @@
 Unlike building the dataset (which stops at the first bad file), the scan
 visits every file of every split and records each problem.
 """
-import os
 import os.path as osp
+import sys
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import Pool
 from typing import Dict, List, Optional
 
 import numpy as np
+from mmengine.fileio import list_dir_or_file
+from mmengine.utils import track_parallel_progress, track_progress
 from mmseg.registry import DATASETS
-from tqdm import tqdm
 
 from mmseg_pbip.datasets import (LABEL_FORMATS, HistoWSSSDataset,
                                  parse_cls_label)
@@ -64,15 +65,12 @@ def _split_specs(cfg, report: DatasetReport) -> List[dict]:
 
 
 def _list_files(folder: str) -> List[str]:
-    """Relative paths of the non-hidden files under ``folder``, sorted."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
-        out += [
-            osp.relpath(osp.join(dirpath, f), folder) for f in filenames
-            if not f.startswith('.')
-        ]
-    return sorted(out)
+    """Relative paths of the files under ``folder`` outside hidden files and
+    folders, sorted."""
+    return sorted(
+        rel
+        for rel in list_dir_or_file(folder, list_dir=False, recursive=True)
+        if not any(part.startswith('.') for part in rel.split('/')))
 
 
 def _patch_identity(rel: str, label_format: str) -> str:
@@ -152,16 +150,17 @@ def _inspect_all(specs: List[dict], grey_threshold: float, workers: int,
             if item['mask']:
                 jobs.append((inspect_mask, (item['mask'], spec['num_classes'],
                                             spec['ignore_index'])))
-    bar = dict(
-        total=len(jobs),
-        desc='checking files',
-        unit='file',
-        disable=not progress)
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            results = list(tqdm(pool.map(_run, jobs, chunksize=16), **bar))
+    # MMEngine's progress bars, on stderr (the report may go to stdout)
+    if workers > 1 and progress:
+        results = track_parallel_progress(
+            _run, jobs, workers, chunksize=16, file=sys.stderr)
+    elif workers > 1:
+        with Pool(workers) as pool:
+            results = pool.map(_run, jobs, chunksize=16)
+    elif progress:
+        results = track_progress(_run, jobs, file=sys.stderr)
     else:
-        results = list(tqdm(map(_run, jobs), **bar))
+        results = [_run(job) for job in jobs]
     by_path = {r['path']: r for r in results}
     for spec in specs:
         for item in spec['items']:
