@@ -607,36 +607,105 @@ def test_released_input_is_bgr_with_the_released_statistics(tmp_path):
 
 
 # the schedule is walked alone, without optimiser steps
+def schedule_of(config, num_train, tmp_path):
+    """The optimiser and learning-rate schedulers MMEngine's Runner builds for
+    ``config`` on a training split of ``num_train`` patches."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Tiny(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.Sequential(
+                torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))
+
+        def forward(self, *args, **kwargs):
+            return {}
+
+    cfg = Config.fromfile(config)
+    loader = torch.utils.data.DataLoader(
+        list(range(num_train)),
+        batch_size=cfg.train_dataloader.batch_size,
+        shuffle=True)
+    runner = Runner(
+        model=Tiny(),
+        work_dir=str(tmp_path),
+        train_dataloader=loader,
+        train_cfg=cfg.train_cfg,
+        optim_wrapper=cfg.optim_wrapper,
+        param_scheduler=cfg.param_scheduler,
+        default_scope='mmseg')
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    runner.param_schedulers = runner.build_param_scheduler(
+        runner.param_schedulers)
+    return cfg, runner
+
+
 @pytest.mark.filterwarnings(
     r'ignore:Detected call of .scheduler.step\(\). before')
-def test_released_optimiser_and_schedule():
-    """AdamW eps 1e-8, weight decay on every parameter, poly power 1, no
-    warm-up: lr_t = lr_0 (1 - t / T)."""
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import PARAM_SCHEDULERS
-    cfg = Config.fromfile(RELEASED)
-    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))
-    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    opt = wrapper.optimizer
+def test_released_optimiser_and_schedule(tmp_path):
+    """AdamW eps 1e-8, weight decay on every parameter, poly power 1, no.
+
+    warm-up, 8 epochs of BCSS-WSSS's 23,422 patches at batch 10: lr_t = lr_0
+    (1 - t / T), T = 8 x ceil(23,422 / 10); the paper's config 10 epochs.
+    """
+    cfg, runner = schedule_of(RELEASED, 23422, tmp_path / 'released')
+    opt = runner.optim_wrapper.optimizer
     assert type(opt).__name__ == 'AdamW'
     assert len(opt.param_groups) == 1
     group = opt.param_groups[0]
     assert group['eps'] == 1e-8 and group['weight_decay'] == 1e-3
     assert len(group['params']) == 4  # biases and norms decay too
-    sched = PARAM_SCHEDULERS.build(
-        dict(cfg.param_scheduler[0], optimizer=wrapper))
-    total = cfg.train_cfg.max_iters
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    assert runner.train_loop.max_epochs == 8
+    total = 8 * math.ceil(23422 / 10)
+    assert runner.train_loop.max_iters == total
+    [sched] = runner.param_schedulers
     for t in range(total):  # the learning rate of iteration t
         if t % 997 == 0 or t > total - 3:
-            assert opt.param_groups[0]['lr'] == pytest.approx(
+            assert group['lr'] == pytest.approx(
                 5e-5 * (1 - t / total), rel=1e-6, abs=1e-15)
         sched.step()
-    assert cfg.train_cfg.max_iters == 8 * math.ceil(23422 / 10)
-    paper = Config.fromfile(PAPER)
-    assert paper.optim_wrapper.optimizer.lr == 1e-5
-    assert paper.optim_wrapper.optimizer.weight_decay == 0.003
-    assert paper.train_cfg.max_iters == 10 * math.ceil(23422 / 10)
-    assert paper.param_scheduler[0].end == paper.train_cfg.max_iters + 1
+    paper, runner = schedule_of(PAPER, 23422, tmp_path / 'paper')
+    group = runner.optim_wrapper.optimizer.param_groups[0]
+    assert group['lr'] == 1e-5 and group['weight_decay'] == 0.003
+    assert runner.train_loop.max_iters == 10 * math.ceil(23422 / 10)
+    assert runner.param_schedulers[0].total_iters == 10 * math.ceil(23422 / 10)
+
+
+@pytest.mark.filterwarnings(
+    r'ignore:Detected call of .scheduler.step\(\). before')
+def test_pscl_and_demo_schedules(tmp_path):
+    """PSCL: 5 epochs, MMEngine's PolyLR (lr_0 (1 - t / (T - 1)), 0 at the
+    last iteration); the PBIP demo: 150 iterations of the released decay."""
+    cfg, runner = schedule_of(
+        osp.join(REPO, 'configs', 'pscl',
+                 'pscl_swin-t_1xb10-5e_bcss-wsss-224x224.py'), 23422,
+        tmp_path / 'pscl')
+    total = 5 * math.ceil(23422 / 10)
+    assert runner.train_loop.max_iters == total
+    group = runner.optim_wrapper.optimizer.param_groups[0]
+    assert group['lr'] == 1e-4 and group['weight_decay'] == 0.01
+    [sched] = runner.param_schedulers
+    for t in range(total):
+        if t % 1009 == 0 or t > total - 3:
+            assert group['lr'] == pytest.approx(
+                1e-4 * (1 - t / (total - 1)), rel=1e-6, abs=1e-15)
+        sched.step()
+    cfg, runner = schedule_of(
+        osp.join(REPO, 'configs', 'pbip',
+                 'pbip_mit-b1_1xb8-150iters_demo-224x224.py'), 240,
+        tmp_path / 'demo')
+    group = runner.optim_wrapper.optimizer.param_groups[0]
+    assert runner.train_loop.max_iters == 150
+    assert group['weight_decay'] == 1e-3
+    [sched] = runner.param_schedulers
+    for t in range(150):
+        assert group['lr'] == pytest.approx(
+            1e-3 * (1 - t / 150), rel=1e-6, abs=1e-15)
+        sched.step()
 
 
 def test_nvlabs_layernorm_eps():

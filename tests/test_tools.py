@@ -75,6 +75,7 @@ _base_ = [
     'mmseg::_base_/models/segformer_mit-b0.py',
     {osp.join(base, 'models', 'histo_data_preprocessor.py')!r},
     {osp.join(base, 'datasets', 'demo.py')!r},
+    {osp.join(base, 'schedules', 'sgd_poly_20k.py')!r},
     {osp.join(base, 'default_runtime.py')!r},
 ]
 custom_imports = dict(imports=['mmseg_pbip'], allow_failed_imports=False)
@@ -90,25 +91,18 @@ train_dataloader = dict(dataset=dict(
               dict(type='LoadHistoAnnotations'),
               dict(type='PackHistoSegInputs')]))
 val_dataloader = {{{{_base_.test_dataloader}}}}
-optim_wrapper = dict(type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-3))
-param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=2, val_interval=2)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=False,
-                                     interval=2))
 ''')
     import mmseg
     stock_train = osp.join(
         osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
     opts = tiny_segformer_options(demo_root, str(tmp_path / 'work'))
-    for key in ('param_scheduler.0.end', 'train_cfg.max_iters',
-                'train_cfg.val_interval', 'default_hooks.checkpoint.interval'):
-        opts.pop(key)
     _, log = run(
         [stock_train, str(project / 'my_config.py')] + cfg_options(opts),
         cwd=str(project))
+    # the schedule brought this plugin's hooks
+    for hook in ('AtomicCheckpointHook', 'SafeCheckpointLoadingHook',
+                 'NonFiniteLossHook', 'CheckpointCompatibilityHook'):
+        assert hook in log
     assert osp.isfile(str(tmp_path / 'work' / 'iter_2.pth'))
     assert re.search(r'mIoU: \d+\.\d+', log)
 
@@ -230,3 +224,4 @@ def test_pbip_tools(demo_root, tmp_path):
     ] + cfg_options(opts))
     assert re.search(r'throughput: [\d.]+ images/s', log)
     assert re.search(r'peak memory: \d+ MiB', log)
+

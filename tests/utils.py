@@ -79,7 +79,6 @@ def tiny_segformer_options(data_root, work_dir, max_iters=2, interval=2):
         'model.decode_head.channels': 16,
         'train_cfg.max_iters': max_iters,
         'train_cfg.val_interval': max_iters,
-        'param_scheduler.0.end': max_iters,
         'default_hooks.checkpoint.interval': interval,
         'default_hooks.logger.interval': 1,
     }

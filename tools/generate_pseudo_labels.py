@@ -7,7 +7,7 @@
     bash tools/dist_run.sh generate_pseudo_labels.py N CONFIG [CHECKPOINT]
 
 CHECKPOINT defaults to the best-validation checkpoint of the training run,
-``best_mIoU_iter_*.pth`` in ``--work-dir`` (default
+``best_mIoU_*.pth`` in ``--work-dir`` (default
 ``work_dirs/<config name>``, where ``tools/train.py`` writes), as the
 released PBIP code does. It runs MMEngine's test loop (``Runner.test()``) on
 the config's training split through ``pseudo_label_pipeline``, with the

@@ -7,12 +7,11 @@ _base_ = [
     'mmseg::_base_/models/deeplabv3plus_r50-d8.py',
     '../_base_/models/histo_data_preprocessor.py',
     '../_base_/datasets/demo.py',
-    '../_base_/schedules/sgd_poly_20k.py',
+    '../_base_/schedules/adamw_poly_150iters.py',
     '../_base_/default_runtime.py',
 ]
 allow_random_init = True
 pseudo_label_dir = 'pseudo_labels/pbip_mit-b1_1xb8-150iters_demo-224x224'
-max_iters = 150
 model = dict(
     data_preprocessor={{_base_.histo_data_preprocessor}},
     pretrained=None,
@@ -30,19 +29,3 @@ train_dataloader = dict(
     dataset=dict(
         data_prefix=dict(img_path='training', seg_map_path=pseudo_label_dir),
         pipeline={{_base_.pseudo_train_pipeline}}))
-optim_wrapper = dict(
-    _delete_=True,
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01))
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        power=1.0,
-        eta_min=0.,
-        begin=0,
-        end=max_iters,
-        by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(
-    logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))

@@ -23,7 +23,6 @@
 #   no test-time augmentation; otherwise the released pipeline (input,
 #   CAM normalisation, evaluation, best-validation checkpoint).
 _base_ = ['./pbip_mit-b1_1xb10-8e_bcss-wsss-224x224.py']
-max_iters = 23430  # 10 epochs x ceil(23,422 / 10)
 model = dict(
     head=dict(
         logit_scale=1.0, learnable_scale=False, normalize_prototypes=True),
@@ -63,13 +62,4 @@ custom_hooks = [
         stretch=False)
 ]
 optim_wrapper = dict(optimizer=dict(lr=1e-5, weight_decay=0.003))
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        power=1.0,
-        eta_min=0.,
-        begin=0,
-        end=max_iters + 1,
-        by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters)
+train_cfg = dict(max_epochs=10)

@@ -10,10 +10,10 @@
 # works, not what the method reaches with pretrained weights.
 _base_ = [
     '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/demo.py',
-    '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/adamw_poly_150iters.py',
+    '../_base_/default_runtime.py'
 ]
 allow_random_init = True
-max_iters = 150
 model = dict(
     backbone=dict(init_cfg=None),
     image_encoder=dict(
@@ -27,17 +27,7 @@ model = dict(
             num_heads=[1, 2, 4],
             window_size=7)))
 train_dataloader = dict(batch_size=8, num_workers=1)
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        power=1.0,
-        eta_min=0.,
-        begin=0,
-        end=max_iters + 1,
-        by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(
-    logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))
+# the released optimiser and poly decay (lr_0 (1 - t / T)), demo length
+optim_wrapper = dict(optimizer=dict(weight_decay=1e-3))
+param_scheduler = [dict(type='ExclusiveEndPolyLR', power=1.0, by_epoch=False)]
 custom_hooks = [dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}]

@@ -5,18 +5,6 @@
 _base_ = [
     '../_base_/models/pbip_mit-b1_uni.py',
     '../_base_/datasets/luad-histoseg.py',
-    '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/pbip_adamw_poly_8e.py', '../_base_/default_runtime.py'
 ]
-max_iters = 13344
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        power=1.0,
-        eta_min=0.,
-        begin=0,
-        end=max_iters + 1,
-        by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=1668)
 custom_hooks = [dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}]
-default_hooks = dict(checkpoint=dict(interval=1668))

@@ -7,7 +7,6 @@ stage1_checkpoint = (
     'work_dirs/demo/pscl_swin-mini_1xb8-150iters_demo-224x224/'
     'iter_150.pth')
 dataset = dict(type='BCSSWSSSDataset', data_root='data/demo')
-max_iters = 150
 model = dict(
     backbone=dict(
         embed_dims=32,
@@ -45,14 +44,8 @@ val_dataloader = dict(num_workers=1, dataset=dataset)
 test_dataloader = dict(num_workers=1, dataset=dataset)
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 param_scheduler = [
-    dict(
-        type='PolyLR',
-        eta_min=0,
-        power=1.0,
-        begin=0,
-        end=max_iters,
-        by_epoch=False)
+    dict(type='PolyLR', eta_min=0, power=1.0, begin=0, by_epoch=False)
 ]
-train_cfg = dict(max_iters=max_iters, val_interval=75)
+train_cfg = dict(max_iters=150, val_interval=75)
 default_hooks = dict(
     logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))

@@ -1,7 +1,7 @@
 # PSCL stage two on LUAD-HistoSeg.
 _base_ = ['./mask2former_swin-t_pseudo-base.py']
 stage1_checkpoint = ('work_dirs/pscl_swin-t_1xb10-5e_luad-histoseg-224x224/'
-                     'iter_8340.pth')
+                     'epoch_5.pth')
 dataset = dict(type='LUADHistoSegDataset', data_root='data/LUAD-HistoSeg')
 model = dict(backbone=dict(init_cfg=dict(checkpoint=stage1_checkpoint)))
 train_dataloader = dict(

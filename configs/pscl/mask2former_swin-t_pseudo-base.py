@@ -11,7 +11,7 @@ default_scope = 'mmseg'
 num_classes = 5
 crop_size = (224, 224)
 stage1_checkpoint = ('work_dirs/pscl_swin-t_1xb10-5e_bcss-wsss-224x224/'
-                     'iter_11715.pth')
+                     'epoch_5.pth')
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[170.34, 121.89, 180.03],
@@ -88,18 +88,14 @@ val_evaluator = dict(
     background_mode='count',
     boundary_ratio=0.02)
 test_evaluator = val_evaluator
-max_iters = 20000
+# No `end`: the Runner takes the loop's max_iters.
 param_scheduler = [
-    dict(
-        type='PolyLR',
-        eta_min=0,
-        power=0.9,
-        begin=0,
-        end=max_iters,
-        by_epoch=False)
+    dict(type='PolyLR', eta_min=0, power=0.9, begin=0, by_epoch=False)
 ]
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2000)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=20000, val_interval=2000)
+# MMSeg's hooks of the config above, plus this plugin's protections (as in
+# ../_base_/default_hooks.py, which cannot be a second base of this file:
+# both define default_hooks)
 default_hooks = dict(
     checkpoint=dict(
         type='AtomicCheckpointHook',
@@ -108,6 +104,7 @@ default_hooks = dict(
         max_keep_ckpts=3,
         save_last=True),
     non_finite_loss=dict(type='NonFiniteLossHook'),
+    safe_loading=dict(type='SafeCheckpointLoadingHook'),
     checkpoint_check=dict(type='CheckpointCompatibilityHook'),
     visualization=dict(type='SegVisualizationHook', interval=1))
 custom_hooks = [dict(type='WeightSourceCheckHook')]

@@ -3,10 +3,10 @@
 # as configs/pbip/pbip_mit-b1_1xb8-150iters_demo-224x224.py.
 _base_ = [
     '../_base_/models/pscl_swin-t.py', '../_base_/datasets/demo.py',
-    '../_base_/schedules/pbip_adamw_poly.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/adamw_poly_150iters.py',
+    '../_base_/default_runtime.py'
 ]
 allow_random_init = True
-max_iters = 150
 model = dict(
     backbone=dict(
         embed_dims=32,
@@ -16,16 +16,4 @@ model = dict(
     head=dict(in_channels=256),
     pscl_loss=dict(in_channels=256, proj_channels=64))
 train_dataloader = dict(batch_size=8, num_workers=1)
-optim_wrapper = dict(optimizer=dict(lr=2e-4, weight_decay=0.01))
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        power=1.0,
-        eta_min=0.,
-        begin=0,
-        end=max_iters,
-        by_epoch=False)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
-default_hooks = dict(
-    logger=dict(interval=10), checkpoint=dict(interval=75, max_keep_ckpts=2))
+optim_wrapper = dict(optimizer=dict(lr=2e-4))

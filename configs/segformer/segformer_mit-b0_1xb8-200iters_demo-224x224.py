@@ -6,6 +6,7 @@ _base_ = [
     'mmseg::_base_/models/segformer_mit-b0.py',
     '../_base_/models/histo_data_preprocessor.py',
     '../_base_/datasets/demo.py',
+    '../_base_/schedules/adamw_poly_150iters.py',
     '../_base_/default_runtime.py',
 ]
 allow_random_init = True
@@ -22,22 +23,5 @@ train_dataloader = dict(
         pipeline={{_base_.pseudo_train_pipeline}}))  # flips, rot90, masks
 val_dataloader = {{_base_.test_dataloader}}
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01))
-param_scheduler = [
-    dict(
-        type='PolyLR', power=1.0, eta_min=0, begin=0, end=200, by_epoch=False)
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=200, val_interval=100)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
-    checkpoint=dict(
-        type='AtomicCheckpointHook',
-        by_epoch=False,
-        interval=100,
-        max_keep_ckpts=2,
-        save_last=True))
+train_cfg = dict(max_iters=200, val_interval=100)
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=100))

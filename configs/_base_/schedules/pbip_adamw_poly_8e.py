@@ -1,26 +1,27 @@
-# Released PBIP schedule: AdamW lr 5e-5, weight decay 1e-3, poly decay
-# (power 1), batch 10; set `max_iters` to epochs x len(train) / batch.
-max_iters = 18744  # 8 epochs of BCSS-WSSS: 8 x ceil(23,422 / 10)
+# Released PBIP schedule: AdamW lr 5e-5, weight decay 1e-3 on every
+# parameter, poly decay (power 1, no warm-up), 8 epochs at batch 10,
+# validation and a checkpoint after every epoch.
+_base_ = ['../default_hooks.py']
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=1e-3))
-# MMEngine's PolyLR reaches eta_min at `end - 1`: with end = max_iters + 1,
-# iteration t (from 0) runs at lr_0 * (1 - t / max_iters), as released.
+# Iteration t (from 0) of T = max_epochs x iterations per epoch runs at
+# lr_0 * (1 - t / T), as released. No `end`: the Runner takes the loop's.
 param_scheduler = [
     dict(
-        type='PolyLR',
+        type='ExclusiveEndPolyLR',
         power=1.0,
         eta_min=0.,
         begin=0,
-        end=max_iters + 1,
-        by_epoch=False)
+        by_epoch=True,
+        convert_to_iter_based=True)
 ]
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2343)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-# Several processes: the batch is batch_size x processes. Linear learning-rate
-# scaling from this base is opt-in (auto_scale_lr.enable=True), since the
-# iteration count above is per epoch of one process.
+default_hooks = dict(checkpoint=dict(by_epoch=True, interval=1))
+# Several processes: the batch is batch_size x processes, and an epoch has
+# fewer iterations. Linear learning-rate scaling from this base is opt-in
+# (auto_scale_lr.enable=True).
 auto_scale_lr = dict(enable=False, base_batch_size=10)

@@ -18,8 +18,9 @@ class SafeCheckpointLoadingHook(Hook):
     :func:`mmseg_pbip.utils.load_local_checkpoint`, which always passes
     ``weights_only=True`` and names the file in its errors; then it puts
     MMEngine's loader back. Importing ``mmseg_pbip`` changes no loader, so
-    other OpenMMLab codebases in the same process keep theirs; the shared
-    runtime (``configs/_base_/default_runtime.py``) enables the hook. A run
+    other OpenMMLab codebases in the same process keep theirs; the
+    schedules' shared hooks (``configs/_base_/default_hooks.py``) enable
+    it. A run
     that raises never reaches ``after_run``; the safe loader then stays in
     place for the rest of that process (safe, not MMEngine's).
     """

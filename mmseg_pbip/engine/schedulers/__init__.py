@@ -1,0 +1,3 @@
+from .exclusive_end_poly_lr import ExclusiveEndPolyLR
+
+__all__ = ['ExclusiveEndPolyLR']
