@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from utils import (REPO, SEGFORMER_DEMO, cfg_options, run,
                    tiny_segformer_options)
 
@@ -225,3 +226,33 @@ def test_pbip_tools(demo_root, tmp_path):
     assert re.search(r'throughput: [\d.]+ images/s', log)
     assert re.search(r'peak memory: \d+ MiB', log)
 
+
+def test_mmseg_config_with_an_mmpretrain_backbone(tmp_path):
+    """Mmpretrain is in the tested set for MMSeg's own configs whose backbones
+    come from it (ConvNeXt, PoolFormer): MMSeg's UPerNet-ConvNeXt base builds
+    for the five histology labels with our normalisation and predicts."""
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    (tmp_path / 'convnext_histo.py').write_text(f'''
+_base_ = [
+    'mmseg::_base_/models/upernet_convnext.py',
+    {osp.join(REPO, 'configs', '_base_', 'models',
+              'histo_data_preprocessor.py')!r},
+]
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    data_preprocessor={{{{_base_.histo_data_preprocessor}}}},
+    backbone=dict(arch='atto', init_cfg=None, drop_path_rate=0.),
+    decode_head=dict(in_channels=[40, 80, 160, 320], channels=16,
+                     num_classes=5, norm_cfg=norm_cfg),
+    auxiliary_head=dict(in_channels=160, channels=16, num_classes=5,
+                        norm_cfg=norm_cfg))
+''')
+    cfg = Config.fromfile(str(tmp_path / 'convnext_histo.py'))
+    assert cfg.custom_imports.imports == 'mmpretrain.models'
+    import mmpretrain.models  # noqa: F401  (what custom_imports does)
+    model = MODELS.build(cfg.model).eval()
+    assert type(model.backbone).__module__.startswith('mmpretrain.')
+    with torch.no_grad():
+        logits = model(torch.rand(2, 3, 64, 64), mode='tensor')
+    assert logits.shape == (2, 5, 16, 16)
