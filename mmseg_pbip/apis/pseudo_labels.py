@@ -3,13 +3,13 @@ import copy
 import glob
 import os
 import os.path as osp
+import re
 from typing import Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list, get_rank
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmseg.registry import DATASETS
 
 from ..engine.hooks import SafeCheckpointLoadingHook
@@ -43,6 +43,32 @@ def best_checkpoint(work_dir: str) -> str:
             "with the checkpoint hook's save_best='mIoU' (the default of "
             'these configs), give --work-dir, or name a CHECKPOINT')
     return found[-1]
+
+
+def check_checkpoint_keys(model, checkpoint: str) -> None:
+    """Load ``checkpoint`` into ``model`` and raise unless every key matches.
+
+    Args:
+        model (nn.Module): The (unwrapped) model.
+        checkpoint (str): The checkpoint (torch's safe loading).
+
+    Raises:
+        RuntimeError: naming the file, with the missing, unexpected or
+            mis-shaped weights, on every rank.
+    """
+    loaded = safe_load(checkpoint, map_location='cpu')
+    state = loaded.get('state_dict', loaded)
+    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shapes: raised whatever `strict`
+        raise RuntimeError(f'{checkpoint}: does not match the model of the '
+                           f'config: {error}') from None
+    if missing or unexpected:
+        raise RuntimeError(
+            f'{checkpoint}: does not match the model of the config: '
+            f'{len(missing)} missing weights (e.g. {missing[:3]}), '
+            f'{len(unexpected)} unexpected (e.g. {unexpected[:3]})')
 
 
 def pseudo_label_runner_config(
@@ -165,13 +191,9 @@ def generate_pseudo_labels(cfg: Config,
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         # the Runner loads non-strictly; a wrong checkpoint must not give
-        # labels from random layers
-        try:
-            _load_checkpoint_to_model(
-                model, safe_load(checkpoint, map_location='cpu'), strict=True)
-        except RuntimeError as error:
-            raise RuntimeError(f'{checkpoint}: does not match the model of '
-                               f'the config: {error}') from None
+        # labels from random layers. Every rank checks (MMEngine's strict
+        # loading raises on rank 0 only, the others would write PNGs).
+        check_checkpoint_keys(model, checkpoint)
         try:
             with tta_switched(model, tta):
                 metrics = runner.test()
