@@ -42,6 +42,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 
 import mmseg_pbip  # noqa: F401
+from mmseg_pbip.apis.pseudo_labels import DEFAULT_PSEUDO_LABEL_PIPELINE
 from mmseg_pbip.models.segmentors.wsss_cam_segmentor import tta_switched
 from mmseg_pbip.utils import allocator_settings, keep_freed_memory
 
@@ -132,10 +133,8 @@ def batches(runner: Runner, mode: str):
     if mode == 'pseudo':
         cfg = runner.cfg
         ds_cfg = cfg.train_dataloader.dataset.copy()
-        ds_cfg['pipeline'] = cfg.get('pseudo_label_pipeline') or [
-            dict(type='LoadHistoImageFromFile'),
-            dict(type='PackHistoSegInputs')
-        ]
+        ds_cfg['pipeline'] = cfg.get('pseudo_label_pipeline') or \
+            DEFAULT_PSEUDO_LABEL_PIPELINE
         from mmseg.registry import DATASETS
         dataset = DATASETS.build(ds_cfg)
         size = runner.cfg.train_dataloader.batch_size
@@ -143,10 +142,14 @@ def batches(runner: Runner, mode: str):
             for start in range(0, len(dataset) - size + 1, size):
                 yield pseudo_collate(
                     [dataset[i] for i in range(start, start + size)])
-    if mode == 'train':  # the training loop's own (infinite) iterator
-        iterator = runner.train_loop.dataloader_iterator
-        while True:
-            yield next(iterator)
+    if mode == 'train':
+        loop = runner.train_loop
+        if hasattr(loop, 'dataloader_iterator'):  # IterBasedTrainLoop's own
+            iterator = loop.dataloader_iterator
+            while True:
+                yield next(iterator)
+        while True:  # EpochBasedTrainLoop: epoch after epoch
+            yield from loop.dataloader
     while True:
         yield from runner.test_dataloader
 
