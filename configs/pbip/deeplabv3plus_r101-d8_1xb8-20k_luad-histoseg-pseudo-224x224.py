@@ -10,6 +10,7 @@ _base_ = [
 pseudo_label_dir = 'pseudo_labels/pbip_mit-b1_1xb10-8e_luad-histoseg-224x224'
 train_dataloader = dict(
     batch_size=8,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         data_prefix=dict(img_path='training', seg_map_path=pseudo_label_dir),
         cls_label_from='filename',

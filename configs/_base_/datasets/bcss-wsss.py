@@ -35,11 +35,15 @@ tta_pipeline = [
             [dict(type='PackHistoSegInputs')],
         ])
 ]
+# Stage one counts epochs as the released code does (DataLoader with
+# shuffle=True, restarted every epoch): a new permutation each epoch and a
+# short last batch (23,422 % 10 = 2 patches). Iteration-based configs (stage
+# two, the demos) set MMSeg's InfiniteSampler.
 train_dataloader = dict(
     batch_size=10,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
