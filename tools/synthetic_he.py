@@ -22,13 +22,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from mmseg_pbip.datasets import format_cls_label
+from mmseg_pbip.datasets import BCSSWSSSDataset, format_cls_label
 from mmseg_pbip.utils import atomic_path, save_index_png
 
+# the BCSS-WSSS layout and labels: 4 tissue classes, background 4
 NUM_CLASSES = 4
-BACKGROUND = 4
-PALETTE = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [153, 0, 255],
-           [255, 255, 255]]
+BACKGROUND = BCSSWSSSDataset.METAINFO['background_index']
+PALETTE = BCSSWSSSDataset.METAINFO['palette']
 SPLITS = {'training': 0, 'val': 1, 'test': 2}
 # Bumped whenever the drawing changes, so stale demo folders are rewritten.
 GENERATOR_VERSION = 6

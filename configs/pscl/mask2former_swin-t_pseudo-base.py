@@ -4,7 +4,10 @@
 # its `backbone.*` weights) and the whole model trains end to end.
 # Children set the dataset (type, data_root, pseudo_label_dir) and
 # stage1_checkpoint. Labels: 4 tissue classes + background (4).
-_base_ = ['mmseg::mask2former/mask2former_swin-t_8xb2-160k_ade20k-512x512.py']
+_base_ = [
+    'mmseg::mask2former/mask2former_swin-t_8xb2-160k_ade20k-512x512.py',
+    '../_base_/models/histo_data_preprocessor.py'
+]
 custom_imports = dict(
     imports=['mmdet.models', 'mmseg_pbip'], allow_failed_imports=False)
 default_scope = 'mmseg'
@@ -12,14 +15,7 @@ num_classes = 5
 crop_size = (224, 224)
 stage1_checkpoint = ('work_dirs/pscl_swin-t_1xb10-5e_bcss-wsss-224x224/'
                      'epoch_5.pth')
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[170.34, 121.89, 180.03],
-    std=[44.37, 57.63, 50.49],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=crop_size)
+data_preprocessor = {{_base_.histo_data_preprocessor}}  # size 224 x 224
 model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
