@@ -8,11 +8,11 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list, get_rank
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 from ..engine.hooks import SafeCheckpointLoadingHook
+from ..engine.model_wrappers import unwrap_model
 from ..models.segmentors.wsss_cam_segmentor import tta_switched
 from ..utils import png_path_for, safe_load
 
@@ -188,11 +188,12 @@ def generate_pseudo_labels(cfg: Config,
             pseudo_label_runner_config(
                 cfg, checkpoint, out_dir, todo, batch_size, overlay_dir,
                 [osp.basename(paths[i]) for i in todo[:num_overlays]]))
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = unwrap_model(runner.model)
         # the Runner loads non-strictly; a wrong checkpoint must not give
         # labels from random layers. Every rank checks (MMEngine's strict
-        # loading raises on rank 0 only, the others would write PNGs).
+        # loading raises on rank 0 only, the others would write PNGs). The
+        # Runner still loads `load_from` itself, after its before_run hooks,
+        # so that the checkpoint's prototypes win over an image-bank file.
         check_checkpoint_keys(model, checkpoint)
         try:
             with tta_switched(model, tta):
