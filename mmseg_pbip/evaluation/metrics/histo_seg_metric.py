@@ -124,9 +124,9 @@ class HistoSegMetric(IoUMetric):
         as ``<image stem>.png`` (P mode, the dataset palette, the dataset's
         label values), atomically; with ``format_only`` only write them."""
         for sample in data_samples:
-            pred = _to_numpy(sample['pred_sem_seg']['data'].squeeze())
+            pred = to_numpy(sample['pred_sem_seg']['data'].squeeze())
             if not self.format_only:
-                gt = _to_numpy(sample['gt_sem_seg']['data'].squeeze())
+                gt = to_numpy(sample['gt_sem_seg']['data'].squeeze())
                 self.results.append(self.compute_sample(pred, gt))
             if self.output_dir is not None:
                 save_index_png(
@@ -189,5 +189,6 @@ class HistoSegMetric(IoUMetric):
         return metrics
 
 
-def _to_numpy(t) -> np.ndarray:
+def to_numpy(t) -> np.ndarray:
+    """A tensor (any device) or array-like as a numpy array."""
     return t.cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)

@@ -2,7 +2,6 @@
 import os
 from typing import Dict, Optional, Sequence
 
-import numpy as np
 import torch
 from mmengine.dist import all_reduce
 from mmengine.evaluator import BaseMetric
@@ -11,10 +10,7 @@ from mmseg.registry import METRICS
 
 from ...utils import png_path_for, save_index_png
 from ...visualization import save_overlay
-
-
-def _to_numpy(data) -> np.ndarray:
-    return data.cpu().numpy() if isinstance(data, torch.Tensor) else data
+from .histo_seg_metric import to_numpy
 
 
 @METRICS.register_module()
@@ -65,7 +61,7 @@ class PseudoLabelWriter(BaseMetric):
         """
         palette = (self.dataset_meta or {}).get('palette') or []
         for sample in data_samples:
-            mask = _to_numpy(sample['pred_sem_seg']['data'])[0]
+            mask = to_numpy(sample['pred_sem_seg']['data'])[0]
             save_index_png(
                 png_path_for(self.output_dir, sample['img_path']), mask,
                 palette)
@@ -77,7 +73,7 @@ class PseudoLabelWriter(BaseMetric):
                     sample['img_path'],
                     mask,
                     palette,
-                    None if cams is None else _to_numpy(cams),
+                    None if cams is None else to_numpy(cams),
                     classes=(self.dataset_meta or {}).get('classes'))
             self.written += 1
 
