@@ -6,6 +6,12 @@ module through ``custom_imports`` (tests/ on PYTHONPATH).
   process is SIGKILLed, as a crash in the middle of ``torch.save`` would.
 - ``PoisonWeightsHook``: fills the model's first trainable weight with NaN
   before iteration ``at_iter`` (1-based), so that iteration's loss is NaN.
+- ``InfGradientHook``: at iterations ``at_iters`` (1-based) the gradient
+  reaching the first trainable weight is replaced by inf in the backward
+  pass (the loss stays finite), as a numerical overflow would.
+- ``NaNInputHook``: at iteration ``at_iter`` (1-based) the backbone's input
+  is multiplied by NaN, so that iteration's loss and gradients are NaN while
+  the weights stay finite, as a corrupt batch would.
 - ``PauseHook``: before iteration ``at_iter`` (1-based) writes
   ``<work_dir>/paused`` and waits to be killed, so a test kills the run at
   a known point between checkpoints.
@@ -38,6 +44,11 @@ if KILL_WRITING:
     LocalBackend.put = _put_then_die
 
 
+def unwrapped(runner):
+    return runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+
+
 @HOOKS.register_module()
 class PoisonWeightsHook(Hook):
     """Make iteration ``at_iter``'s loss NaN."""
@@ -48,11 +59,58 @@ class PoisonWeightsHook(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter + 1 != self.at_iter:
             return
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        param = next(p for p in model.parameters() if p.requires_grad)
+        param = next(
+            p for p in unwrapped(runner).parameters() if p.requires_grad)
         with torch.no_grad():
             param.fill_(float('nan'))
+
+
+@HOOKS.register_module()
+class InfGradientHook(Hook):
+    """Make the first trainable weight's gradient inf at ``at_iters``."""
+
+    def __init__(self, at_iters) -> None:
+        self.at_iters = set(at_iters)
+        self.handle = None
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 in self.at_iters:
+            param = next(
+                p for p in unwrapped(runner).parameters() if p.requires_grad)
+            self.handle = param.register_hook(
+                lambda g: torch.full_like(g, float('inf')))
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
+
+
+@HOOKS.register_module()
+class NaNInputHook(Hook):
+    """Make iteration ``at_iter``'s backbone input NaN."""
+
+    def __init__(self, at_iter: int) -> None:
+        self.at_iter = at_iter
+        self.handle = None
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.at_iter:
+            self.handle = unwrapped(runner).backbone.register_forward_pre_hook(
+                lambda module, args: (args[0] * float('nan'), ) + args[1:])
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
+                         outputs=None):
+        if self.handle is not None:
+            self.handle.remove()
+            self.handle = None
 
 
 @HOOKS.register_module()

@@ -84,6 +84,9 @@ val_evaluator = dict(
     background_mode='count',
     boundary_ratio=0.02)
 test_evaluator = val_evaluator
+# MMSeg's optimiser (AdamW, clipping), through the wrapper that skips (and
+# counts) steps whose gradients are not finite
+optim_wrapper = dict(type='FiniteGradOptimWrapper')
 # No `end`: the Runner takes the loop's max_iters.
 param_scheduler = [
     dict(type='PolyLR', eta_min=0, power=0.9, begin=0, by_epoch=False)

@@ -1,8 +1,10 @@
 # Demo schedule, sized for a 2-core CPU: AdamW lr 1e-3, weight decay 0.01,
 # poly decay (power 1) over 150 iterations, validation at the end.
 _base_ = ['../default_hooks.py']
+# MMEngine's OptimWrapper that skips (and counts) steps whose gradients are
+# not finite, and stops after max_consecutive_skips in a row
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='FiniteGradOptimWrapper',
     optimizer=dict(
         type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01))
 # No `end`: the Runner takes the loop's max_iters.

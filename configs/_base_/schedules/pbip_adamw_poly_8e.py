@@ -2,8 +2,10 @@
 # parameter, poly decay (power 1, no warm-up), 8 epochs at batch 10,
 # validation and a checkpoint after every epoch.
 _base_ = ['../default_hooks.py']
+# MMEngine's OptimWrapper that skips (and counts) steps whose gradients are
+# not finite, and stops after max_consecutive_skips in a row
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='FiniteGradOptimWrapper',
     optimizer=dict(
         type='AdamW', lr=5e-5, betas=(0.9, 0.999), weight_decay=1e-3))
 # Iteration t (from 0) of T = max_epochs x iterations per epoch runs at
