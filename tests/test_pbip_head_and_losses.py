@@ -176,3 +176,56 @@ def test_no_pair_selected_gives_zero_and_finite_grad():
     assert out['loss_fg'].item() == 0 and out['loss_bg'].item() == 0
     sum(out.values()).backward()
     assert torch.isfinite(cams.grad).all()
+
+
+class _InfAtZeros(torch.autograd.Function):
+    """Identity on ``[n, C, H, W]`` whose backward sends inf to the pixels that
+    are 0 in every channel, as the LayerNorms of a randomly initialised Swin do
+    to all-zero tokens."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        (x, ) = ctx.saved_tensors
+        return g.masked_fill((x == 0).all(1, keepdim=True), float('inf'))
+
+
+class OverflowingFlatten(Flatten):
+
+    def forward(self, x):
+        return super().forward(_InfAtZeros.apply(x))
+
+
+@pytest.mark.parametrize('minmax_before_mask', [True, False])
+def test_encoder_overflow_at_masked_pixels_does_not_reach_the_cams(
+        minmax_before_mask):
+    """The FG / BG images are 0 outside their masks; whatever gradient the
+    frozen encoder returns there (here inf) must not reach the CAMs, whose.
+
+    gradient is the one an encoder without the overflow gives, bit for bit.
+    Multiplying by the binary mask (inf * 0 = NaN) fails this.
+    """
+    loss = ImgMatchLoss(minmax_before_mask=minmax_before_mask)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 16, 16, generator=gen) + 0.1
+    cams = torch.randn(2, 4, 4, 4, generator=gen)
+    pairs = torch.tensor([[0, 1], [1, 2], [1, 3]])
+    protos = torch.randn(4, 3, generator=gen)
+    fg, bg = loss.masked_images(images, cams, pairs)
+    assert (fg == 0).any() and (bg == 0).any()  # masked pixels exist
+    grads = []
+    for encoder in (Flatten(), OverflowingFlatten()):
+        c = cams.clone().requires_grad_(True)
+        sum(loss(images, c, pairs, encoder, protos).values()).backward()
+        grads.append(c.grad)
+    assert torch.isfinite(grads[1]).all()
+    assert torch.equal(grads[0], grads[1])
+    # the mechanism the selection avoids: a product by the binary mask
+    x = torch.rand(1, 3, 4, 4, requires_grad=True)
+    keep = torch.rand(1, 1, 4, 4, generator=gen) > 0.5
+    _InfAtZeros.apply(x * keep).sum().backward()
+    assert x.grad[(~keep).expand_as(x)].isnan().all()

@@ -42,7 +42,17 @@ class ImgMatchLoss(nn.Module):
     Both go through the frozen encoder in one call, ``f_FG, f_BG [S, d]``,
     which are L2-normalised; ``s = <f, p> / temperature`` with every
     prototype ``p`` (unit-normalised first when ``normalize_prototypes``).
-    Gradients flow into the maps, not into the binary mask.
+    Gradients flow into the maps, not into the binary mask. The mask
+    selects pixels (``torch.where``) instead of multiplying them: the same
+    images and, wherever the product's gradient is finite, the same
+    gradients; at masked-out pixels the product would turn the frozen
+    encoder's gradient, which overflows there (below), into NaN.
+
+    Why it overflows: the masked-out pixels are exactly 0, and so are the
+    encoder's tokens in windows that see only such pixels when its biases
+    are 0 (e.g. a randomly initialised transformers Swin). LayerNorm of an
+    all-zero token divides by ``sqrt(eps)``, which multiplies the
+    gradient by 316 (eps 1e-5) at every one of Swin-T's 29 LayerNorms.
 
     ``contrast='infonce'`` (released; the map index is a subclass ``k``):
 
@@ -195,15 +205,19 @@ class ImgMatchLoss(nn.Module):
             peak = m.amax((2, 3), keepdim=True)
         if self.cam_scaling == 'relu_max':
             m, peak = m / (peak + 1e-5), peak / (peak + 1e-5)
-        b = (m >= self.threshold * peak).to(m.dtype).detach()
+        b = (m >= self.threshold * peak).detach()  # [S, 1, H, W] bool
         x = images[pairs[:, 0]]
         if self.minmax_before_mask:
-            fg = self.minmax_per_channel(m * x) * b
-            bg = self.minmax_per_channel((1 - m) * x) * (1 - b)
+            fg, bg = (self.minmax_per_channel(m * x),
+                      self.minmax_per_channel((1 - m) * x))
         else:
-            fg = b * m * x
-            bg = (1 - b) * (1 - m) * x
-        return fg, bg
+            fg, bg = m * x, (1 - m) * x
+        # the binary mask as a selection, not a product: the same images
+        # (y * 1 = y, y * 0 = 0), and the same gradient wherever it is
+        # finite; but the encoder's gradient at the masked-out pixels,
+        # which can overflow to inf (LayerNorm of all-zero tokens), is
+        # dropped instead of becoming inf * 0 = NaN
+        return torch.where(b, fg, 0.), torch.where(b, 0., bg)
 
     def encode(self, encoder: nn.Module, images: Tensor) -> Tensor:
         """``[n, 3, H, W] -> [n, d]`` through the frozen encoder, in
