@@ -1,5 +1,9 @@
 """Pathology foundation models as encoders / backbones, their weight files and
 the inspection tool."""
+import copy
+import functools
+import json
+import os
 import os.path as osp
 
 import pytest
@@ -190,7 +194,10 @@ def test_tiny_encoders_forward(arch):
     # (a random projection: a plain sum of LayerNorm outputs is constant).
     enc.double()
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 3, 48, 48, dtype=torch.float64, generator=gen)
+    # mid-grey images: a bicubic resize (clipped to [0, 1] as PIL clips)
+    # stays inside the range, away from the kinks of the clip
+    x = 0.25 + 0.5 * torch.rand(
+        2, 3, 48, 48, dtype=torch.float64, generator=gen)
     proj = torch.randn(2, enc.out_channels, dtype=torch.float64, generator=gen)
     direction = torch.randn(x.shape, dtype=torch.float64, generator=gen)
     x.requires_grad_(True)
@@ -227,7 +234,10 @@ def test_conch_poolings():
     pooled = visual.ln_contrast(
         visual.attn_pool_contrast(visual.trunk(enc.preprocess(x)))[:, 0])
     assert torch.allclose(enc(x), pooled, atol=1e-6)
-    assert torch.allclose(proj(x), pooled @ visual.proj_contrast, atol=1e-5)
+    # the image-text space: projected and L2-normalised
+    projected = torch.nn.functional.normalize(pooled @ visual.proj_contrast)
+    assert torch.allclose(proj(x), projected, atol=1e-5)
+    assert torch.allclose(proj(x).norm(dim=-1), torch.ones(2))
     assert enc.input_size == 64 and FOUNDATION_MODELS['conch'][
         'input_size'] == 448
     with pytest.raises(ValueError, match='does not apply'):
@@ -359,10 +369,10 @@ def full_size_file(arch, path, drop=()):
     torch.save(state, path)
 
 
-def test_inspection_tool(tmp_path):
+def test_inspection_tool(tmp_path, capsys, monkeypatch):
     good = str(tmp_path / 'uni.bin')
     full_size_file('uni', good)
-    code, out = run([TOOL, good], check=False)
+    code, out = run([TOOL, good], check=False)  # as a user runs it
     assert code == 0, out
     assert 'uni          MATCH' in out
     assert 'uni2-h       no match' in out
@@ -370,13 +380,14 @@ def test_inspection_tool(tmp_path):
     assert 'model.head.in_channels=[1024] * 4' in out
     bad = str(tmp_path / 'bad.bin')
     full_size_file('virchow2', bad, drop=('reg_token', ))
-    code, out = run([TOOL, bad, '--arch', 'virchow2'], check=False)
+    code, out = run_inspection_tool([bad, '--arch', 'virchow2'], capsys,
+                                    monkeypatch)
     assert code == 1
     assert "closest: virchow2: 1 missing: ['reg_token']" in out
     both = str(tmp_path / 'hopt.bin')
     full_size_file('h-optimus-0', both)
-    code, out = run(
-        [TOOL, both, '--out', str(tmp_path / 'clean.pth')], check=False)
+    code, out = run_inspection_tool(
+        [both, '--out', str(tmp_path / 'clean.pth')], capsys, monkeypatch)
     assert code == 0 and 'identical weights layout' in out
     clean = torch.load(str(tmp_path / 'clean.pth'), weights_only=True)
     assert tuple(clean['reg_token'].shape) == (1, 4, 1536)
@@ -529,3 +540,722 @@ def test_backbone_runs_only_the_blocks_it_needs(arch):
     p = PATCH[arch]
     maps = backbone(torch.rand(1, 3, 2 * p, 2 * p))
     assert [tuple(m.shape[-2:]) for m in maps] == [(2, 2), (2, 2)]
+
+
+# ---------------------------------------------------------------------------
+# Every model against its publication. The published arguments below are
+# written from the authors' own code and cards, independently of the table
+# in mmseg_pbip/models/utils/foundation_models.py: UNI's get_encoder, the
+# UNI2-h card's timm_kwargs, Virchow2's config.json + card, Bioptimus'
+# release parameters (H-optimus-0) and H-optimus-1's card, Owkin's
+# config.json / preprocessor_config.json files, MahmoodLab's CONCH code.
+# A twin is built from them with the authors' libraries, compared module by
+# module (types, reprs, plain attributes, shapes), by its fresh random
+# initialisation (init_values and layer scales only show there) and, with
+# the same perturbed weights, output by output (activation, gate position,
+# pooling, registers, statistics).
+# ---------------------------------------------------------------------------
+
+PHIKON_CONFIG_JSON = {  # owkin/phikon config.json (after Owkin's eps fix)
+    'architectures': ['ViTModel'],
+    'attention_probs_dropout_prob': 0.0,
+    'encoder_stride': 16,
+    'hidden_act': 'gelu',
+    'hidden_dropout_prob': 0.0,
+    'hidden_size': 768,
+    'image_size': 224,
+    'initializer_range': 0.02,
+    'intermediate_size': 3072,
+    'layer_norm_eps': 1e-6,
+    'model_type': 'vit',
+    'num_attention_heads': 12,
+    'num_channels': 3,
+    'num_hidden_layers': 12,
+    'patch_size': 16,
+    'qkv_bias': True,
+    'torch_dtype': 'float32',
+}
+PHIKON_V2_CONFIG_JSON = {  # owkin/phikon-v2 config.json
+    'architectures': ['Dinov2Model'],
+    'attention_probs_dropout_prob': 0.0,
+    'drop_path_rate': 0.0,
+    'hidden_act': 'gelu',
+    'hidden_dropout_prob': 0.0,
+    'hidden_size': 1024,
+    'image_size': 224,
+    'initializer_range': 0.02,
+    'layer_norm_eps': 1e-6,
+    'layerscale_value': 1e-5,
+    'mlp_ratio': 4,
+    'model_type': 'dinov2',
+    'num_attention_heads': 16,
+    'num_channels': 3,
+    'num_hidden_layers': 24,
+    'patch_size': 16,
+    'qkv_bias': True,
+    'use_swiglu_ffn': False,
+}
+# MahmoodLab/CONCH conch_ViT-B-16.json
+CONCH_MODEL_CFG = {
+    'embed_dim': 512,
+    'embed_dim_caption': 768,
+    'vision_cfg': {
+        'image_size': 448,
+        'patch_size': 16,
+        'attentional_pool_caption': True,
+        'attentional_pool_contrast': True,
+        'attn_pooler_heads': 8,
+        'n_queries_contrast': 1,
+        'n_queries_caption': 256,
+        'output_tokens': True
+    },
+    'text_cfg': {
+        'context_length': 128,
+        'vocab_size': 32007,
+        'width': 768,
+        'heads': 12,
+        'layers': 12,
+        'embed_cls': True,
+        'output_tokens': True
+    },
+    'multimodal_cfg': {
+        'context_length': 128,
+        'vocab_size': 32007,
+        'width': 768,
+        'heads': 12,
+        'layers': 12
+    },
+}
+HOPT_MEAN = (0.707223, 0.578729, 0.703617)
+HOPT_STD = (0.211883, 0.230117, 0.177517)
+IMNET_MEAN = (0.485, 0.456, 0.406)
+IMNET_STD = (0.229, 0.224, 0.225)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+CARD_STATS = {
+    'uni': (IMNET_MEAN, IMNET_STD),
+    'uni2-h': (IMNET_MEAN, IMNET_STD),
+    'virchow2': (IMNET_MEAN, IMNET_STD),
+    'h-optimus-0': (HOPT_MEAN, HOPT_STD),
+    'h-optimus-1': (HOPT_MEAN, HOPT_STD),
+    'phikon': (IMNET_MEAN, IMNET_STD),
+    'phikon-v2': (IMNET_MEAN, IMNET_STD),
+    'conch': (CLIP_MEAN, CLIP_STD),
+}
+
+
+def published_timm_model(arch, tiny):
+    """The timm models as their authors build them (``tiny`` replaces the
+    widths)."""
+    import timm
+    from timm.layers import GluMlp, SwiGLUPacked
+    silu = torch.nn.SiLU
+    if arch == 'uni':  # uni.get_encoder('uni')
+        return timm.create_model(
+            'vit_large_patch16_224',
+            **dict(
+                dict(
+                    img_size=224,
+                    patch_size=16,
+                    init_values=1e-5,
+                    num_classes=0,
+                    dynamic_img_size=True), **tiny))
+    if arch == 'uni2-h':  # the UNI2-h card's timm_kwargs
+        return timm.create_model(
+            'vit_giant_patch14_224',
+            **dict(
+                dict(
+                    img_size=224,
+                    patch_size=14,
+                    depth=24,
+                    num_heads=24,
+                    init_values=1e-5,
+                    embed_dim=1536,
+                    mlp_ratio=2.66667 * 2,
+                    num_classes=0,
+                    no_embed_class=True,
+                    mlp_layer=SwiGLUPacked,
+                    act_layer=silu,
+                    reg_tokens=8,
+                    dynamic_img_size=True), **tiny))
+    if arch == 'virchow2':  # config.json model_args + the card's layers
+        return timm.create_model(
+            'vit_huge_patch14_224',
+            **dict(
+                dict(
+                    img_size=224,
+                    init_values=1e-5,
+                    num_classes=0,
+                    reg_tokens=4,
+                    mlp_ratio=5.3375,
+                    global_pool='',
+                    dynamic_img_size=True,
+                    mlp_layer=SwiGLUPacked,
+                    act_layer=silu), **tiny))
+    if arch == 'h-optimus-0':  # Bioptimus' release parameters
+        return timm.models.VisionTransformer(**dict(
+            dict(
+                patch_size=14,
+                embed_dim=1536,
+                depth=40,
+                num_heads=24,
+                init_values=1e-05,
+                mlp_ratio=5.33334,
+                mlp_layer=functools.partial(
+                    GluMlp, act_layer=silu, gate_last=False),
+                act_layer=silu,
+                reg_tokens=4,
+                no_embed_class=True,
+                img_size=224,
+                num_classes=0,
+                in_chans=3), **tiny))
+    # H-optimus-1's card: create_model('hf-hub:bioptimus/H-optimus-1',
+    # init_values=1e-5, dynamic_img_size=False) on its config.json
+    # (architecture, num_classes 0, global_pool token, fixed 224 input)
+    return timm.create_model(
+        'vit_giant_patch14_reg4_dinov2',
+        **dict(
+            dict(
+                img_size=224,
+                num_classes=0,
+                global_pool='token',
+                init_values=1e-5,
+                dynamic_img_size=False), **tiny))
+
+
+def published_model(arch, tiny):
+    """The published model (CONCH: the whole CoCa, tiny text towers)."""
+    if arch == 'phikon':
+        from transformers import ViTConfig, ViTModel
+        return ViTModel(
+            ViTConfig(**dict(PHIKON_CONFIG_JSON, **tiny)),
+            add_pooling_layer=False)
+    if arch == 'phikon-v2':
+        from transformers import Dinov2Config, Dinov2Model
+        return Dinov2Model(Dinov2Config(**dict(PHIKON_V2_CONFIG_JSON, **tiny)))
+    if arch == 'conch':
+        from conch.open_clip_custom.coca_model import CoCa
+        cfg = dict(CONCH_MODEL_CFG)
+        cfg['vision_cfg'] = dict(cfg['vision_cfg'], **tiny)
+        if tiny:  # text towers play no part in the image embedding
+            cfg['text_cfg'] = dict(
+                cfg['text_cfg'],
+                context_length=8,
+                vocab_size=16,
+                width=16,
+                heads=2,
+                layers=1)
+            cfg['multimodal_cfg'] = dict(cfg['text_cfg'], layers=0)
+        return CoCa(**cfg)
+    return published_timm_model(arch, tiny)
+
+
+def image_tower(arch, model):
+    """The part of the published model our encoder builds."""
+    return model.visual if arch == 'conch' else model
+
+
+def published_embedding(arch, model, pixels, pooling=None):
+    """The embedding as each card computes it from normalised pixels."""
+    if arch == 'virchow2':  # the card: class token + mean of patch tokens
+        out = model(pixels)
+        return torch.cat([out[:, 0], out[:, 5:].mean(1)], dim=-1)
+    if arch in ('phikon', 'phikon-v2'):
+        return model(pixel_values=pixels).last_hidden_state[:, 0, :]
+    if arch == 'conch':
+        proj = pooling == 'attn_pool_proj'
+        return model.encode_image(pixels, proj_contrast=proj, normalize=proj)
+    return model(pixels)  # class token after the final norm (head: none)
+
+
+PLAIN = (bool, int, float, str, type(None))
+
+
+def module_signature(module):
+    """Type, repr and plain attributes of one module (not its children)."""
+    attrs = {
+        k: v
+        for k, v in vars(module).items()
+        if not k.startswith('_') and k != 'training' and (
+            isinstance(v, PLAIN) or isinstance(v, tuple) and all(
+                isinstance(x, PLAIN) for x in v))
+    }
+    return type(module).__name__, module.extra_repr(), attrs
+
+
+def architecture_differences(ours, published):
+    """Module by module and tensor by tensor (names and shapes)."""
+    a, b = dict(ours.named_modules()), dict(published.named_modules())
+    diffs = [f'module only in ours: {n}' for n in sorted(a.keys() - b.keys())]
+    diffs += [
+        f'module only published: {n}' for n in sorted(b.keys() - a.keys())
+    ]
+    for name in sorted(a.keys() & b.keys()):
+        mine, theirs = module_signature(a[name]), module_signature(b[name])
+        if mine != theirs:
+            diffs.append(f'{name or "model"}: {mine} vs {theirs}')
+    sa, sb = ours.state_dict(), published.state_dict()
+    diffs += [
+        f'{k}: {tuple(sa[k].shape)} vs {tuple(sb[k].shape)}' for k in sa
+        if k in sb and sa[k].shape != sb[k].shape
+    ]
+    return diffs
+
+
+TWIN_TINY = {
+    arch: dict(TINY[arch], **extra)
+    for arch, extra in [('uni', {}), ('uni2-h', {}), (
+        'virchow2',
+        {}), ('h-optimus-0',
+              {}), ('h-optimus-1', {}), ('phikon', dict(
+                  image_size=64)), ('phikon-v2',
+                                    dict(image_size=64)), ('conch', {})]
+}
+
+
+def perturb(model, seed=1):
+    """Weights far from a fresh init (layer scales of 1e-5 would hide every
+    residual branch), the same for both models once copied."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(
+                torch.randn(p.shape, generator=gen) * 0.3 +
+                (1.0 if p.dim() == 1 and p.shape[0] > 8 else 0.0))
+
+
+def twin_differences(arch, pooling=None):
+    """What differs between our tiny build of ``arch`` and its publication.
+
+    Returns:
+        list[str]: Empty when module by module, initialisation and embedding
+        agree.
+    """
+    tiny = TWIN_TINY[arch]
+    size = tiny.get('img_size', tiny.get('image_size', 4 * PATCH[arch]))
+    ours = FoundationModelEncoder(
+        arch,
+        allow_random_init=True,
+        arch_overrides=tiny,
+        input_size=size,
+        pooling=pooling)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # the seed of the encoders' random init
+        published = published_model(arch, tiny).eval()
+    tower = image_tower(arch, published)
+    diffs = architecture_differences(ours.model, tower)
+    if arch != 'conch':  # CoCa builds its text towers first (other draws)
+        theirs = tower.state_dict()
+        diffs += [
+            f'fresh init of {k}' for k, v in ours.model.state_dict().items()
+            if k in theirs and v.shape == theirs[k].shape
+            and not torch.equal(v, theirs[k])
+        ]
+    if diffs:
+        return diffs
+    perturb(tower)
+    ours.model.load_state_dict(tower.state_dict(), strict=True)
+    mean, std = CARD_STATS[arch]
+    x = torch.rand(
+        2, 3, size, size, generator=torch.Generator().manual_seed(2))
+    pixels = (x - torch.tensor(mean).view(
+        1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = published_embedding(arch, published, pixels, pooling)
+        got = ours(x)
+    if got.shape != expected.shape:
+        return [
+            f'embedding shape {tuple(got.shape)} vs '
+            f'{tuple(expected.shape)}'
+        ]
+    err = (got - expected).abs().max().item()
+    scale = expected.abs().max().item()
+    if err > 1e-4 * max(scale, 1.0):
+        diffs.append(f'embedding differs by {err:.3g} (scale {scale:.3g})')
+    return diffs
+
+
+@pytest.mark.parametrize('arch', sorted(FOUNDATION_MODELS))
+def test_tiny_twin_equals_the_published_model(arch):
+    """Module by module, initialisation and embedding equal to a twin built
+    from the authors' own arguments with their libraries."""
+    assert twin_differences(arch) == []
+
+
+def test_conch_image_text_space_is_normalised_projection():
+    """attn_pool_proj is encode_image(proj_contrast=True, normalize=True)."""
+    assert twin_differences('conch', pooling='attn_pool_proj') == []
+
+
+@pytest.mark.parametrize('arch', sorted(FOUNDATION_MODELS))
+def test_full_size_architecture_equals_the_published_one(arch):
+    """The real sizes, module by module, on the meta device."""
+    with torch.device('meta'):
+        ours = build_foundation_model(foundation_spec(arch))
+        published = image_tower(arch, published_model(arch, {}))
+    assert architecture_differences(ours, published) == []
+
+
+def published_transform(arch):
+    """Each card's input pipeline on a PIL image (``[3, S, S]`` tensor)."""
+    from torchvision import transforms as T
+    mean, std = CARD_STATS[arch]
+    if arch in ('uni', 'uni2-h'):  # uni.get_encoder: get_eval_transforms
+        return T.Compose([
+            T.Resize(224),
+            T.CenterCrop(224),
+            T.ToTensor(),
+            T.Normalize(mean, std)
+        ])
+    if arch == 'virchow2':  # timm transform of its config.json
+        from timm.data import create_transform
+        return create_transform(
+            input_size=(3, 224, 224),
+            interpolation='bicubic',
+            crop_pct=1.0,
+            crop_mode='center',
+            mean=mean,
+            std=std)
+    if arch.startswith('h-optimus'):  # 224 x 224 tiles, no resize
+        return T.Compose([T.ToTensor(), T.Normalize(mean, std)])
+    if arch == 'conch':
+        from conch.open_clip_custom.transform import image_transform
+        return image_transform(448, mean=mean, std=std)
+    return hf_processor_transform(arch, PREPROCESSOR_JSON[arch])
+
+
+PREPROCESSOR_JSON = {
+    # owkin/phikon preprocessor_config.json (read as ViTImageProcessor)
+    'phikon': {
+        'do_normalize': True,
+        'do_resize': True,
+        'image_mean': list(IMNET_MEAN),
+        'image_std': list(IMNET_STD),
+        'size': 224
+    },
+    # owkin/phikon-v2 preprocessor_config.json: a BitImageProcessor
+    'phikon-v2': {
+        'crop_size': {
+            'height': 224,
+            'width': 224
+        },
+        'do_center_crop': True,
+        'do_convert_rgb': True,
+        'do_normalize': True,
+        'do_rescale': True,
+        'do_resize': True,
+        'image_mean': list(IMNET_MEAN),
+        'image_processor_type': 'BitImageProcessor',
+        'image_std': list(IMNET_STD),
+        'resample': 3,
+        'rescale_factor': 1 / 255,
+        'size': {
+            'shortest_edge': 224
+        }
+    },
+}
+
+
+def hf_processor_transform(arch, config):
+    """The card's ``AutoImageProcessor`` for a preprocessor_config.json."""
+    import numpy as np
+    import transformers
+    name = config.get('image_processor_type', 'ViTImageProcessor')
+    processor = getattr(transformers, name)(**{
+        k: v
+        for k, v in config.items() if k != 'image_processor_type'
+    })
+    return lambda image: torch.from_numpy(
+        np.asarray(processor(image)['pixel_values'][0]))
+
+
+# the image sizes the cards are shown: square and not, down and up, and an
+# odd crop margin (224 x 231: torchvision rounds the offset 3.5 to 4,
+# transformers' processors floor it to 3); H-optimus: 224 px tiles only
+TRANSFORM_SIZES = [(224, 224), (300, 260), (150, 180), (224, 231)]
+
+
+def transform_differences(arch):
+    """Gaps between our resize + normalise and the card's pipeline on a PIL
+    image, in grey levels (the card rounds to uint8: up to ~1)."""
+    enc = FoundationModelEncoder(
+        arch, allow_random_init=True, arch_overrides=TINY[arch])
+    sizes = TRANSFORM_SIZES[:1] if arch.startswith('h-optimus') \
+        else TRANSFORM_SIZES
+    return pipeline_differences(enc, published_transform(arch),
+                                CARD_STATS[arch][1], sizes)
+
+
+def pipeline_differences(enc, card, std, sizes):
+    """``enc.preprocess`` against ``card`` on random uint8 images."""
+    import numpy as np
+    from PIL import Image
+    std = torch.tensor(std).view(3, 1, 1)
+    diffs = []
+    for h, w in sizes:
+        rgb = np.random.default_rng(h).integers(0, 256, (h, w, 3), np.uint8)
+        expected = card(Image.fromarray(rgb))
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            got = enc.preprocess(x)[0]
+        if got.shape != expected.shape:
+            diffs.append(f'{h}x{w}: {tuple(got.shape)} vs '
+                         f'{tuple(expected.shape)}')
+            continue
+        levels = ((got - expected) * std * 255).abs()
+        if levels.max() > 1.5 or levels.mean() > 0.5:
+            diffs.append(f'{h}x{w}: max {levels.max():.2f}, mean '
+                         f'{levels.mean():.3f} grey levels')
+    return diffs
+
+
+@pytest.mark.parametrize('arch', sorted(FOUNDATION_MODELS))
+def test_resize_and_normalisation_follow_the_card(arch):
+    """The encoder's preprocessing equals the card's pipeline on a PIL image
+    (interpolation, antialiasing, shorter side + centre crop or squash,
+    statistics) up to uint8 rounding."""
+    assert transform_differences(arch) == []
+
+
+# One published argument changed at a time: the comparisons above must see
+# each change (they are the tests of the table, and they can fail).
+MUTATIONS = [
+    ('uni2-h', 'activation (act_layer SiLU removed: GELU gate)',
+     lambda s: s['timm_kwargs'].pop('act_layer')),
+    ('uni2-h', 'gate position (gate_last=True)',
+     lambda s: s['timm_kwargs'].update(
+         mlp_layer=functools.partial(
+             __import__('timm').layers.GluMlp,
+             act_layer=torch.nn.SiLU,
+             gate_last=True))),
+    ('uni2-h', 'registers (reg_tokens 8 -> 4)',
+     lambda s: s['timm_kwargs'].update(reg_tokens=4)),
+    ('uni', 'LayerNorm epsilon (1e-6 -> 1e-5)', lambda s: s['timm_kwargs'].
+     update(norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-5))),
+    ('uni', 'init_values (1e-5 -> 1e-6)',
+     lambda s: s['timm_kwargs'].update(init_values=1e-6)),
+    ('virchow2', 'pooling (class token only)',
+     lambda s: s.update(pooling='cls')),
+    ('virchow2', 'mlp_ratio (5.3375 -> 4)',
+     lambda s: s['timm_kwargs'].update(mlp_ratio=4)),
+    ('h-optimus-0', 'init_values (1e-5 -> 1e-6)',
+     lambda s: s['timm_kwargs'].update(init_values=1e-6)),
+    ('h-optimus-0', 'position embedding of the class token (no_embed_class)',
+     lambda s: s['timm_kwargs'].update(no_embed_class=False)),
+    ('h-optimus-1', 'statistics (ImageNet instead of Bioptimus)',
+     lambda s: s.update(mean=IMNET_MEAN, std=IMNET_STD)),
+    ('phikon', 'LayerNorm epsilon (1e-6 -> 1e-12, the reported bug)',
+     lambda s: s['hf_config'].update(layer_norm_eps=1e-12)),
+    ('phikon-v2', 'layer scale init (1e-5 -> 1)',
+     lambda s: s['hf_config'].update(layerscale_value=1.0)),
+    ('phikon-v2', 'activation (gelu -> silu)',
+     lambda s: s['hf_config'].update(hidden_act='silu')),
+]
+TRANSFORM_MUTATIONS = [
+    ('virchow2', 'interpolation (bicubic -> bilinear)',
+     lambda s: s['resize'].update(interpolation='bilinear')),
+    ('uni', 'antialias off', lambda s: s['resize'].update(antialias=False)),
+    ('phikon-v2', 'squash instead of centre crop',
+     lambda s: s['resize'].update(center_crop=False)),
+    ('phikon-v2', "crop offset rounded as torchvision's, not floored",
+     lambda s: s['resize'].update(crop_rounding='round')),
+    ('conch', 'interpolation (bicubic -> bilinear)',
+     lambda s: s['resize'].update(interpolation='bilinear')),
+]
+
+
+@pytest.mark.parametrize(
+    'arch,what,mutate', MUTATIONS, ids=[f'{a}: {w}' for a, w, _ in MUTATIONS])
+def test_the_twin_comparison_catches_each_changed_argument(
+        arch, what, mutate, monkeypatch):
+    spec = copy.deepcopy(FOUNDATION_MODELS[arch])
+    mutate(spec)
+    monkeypatch.setitem(FOUNDATION_MODELS, arch, spec)
+    assert twin_differences(arch), what
+
+
+@pytest.mark.parametrize(
+    'arch,what,mutate',
+    TRANSFORM_MUTATIONS,
+    ids=[f'{a}: {w}' for a, w, _ in TRANSFORM_MUTATIONS])
+def test_the_transform_comparison_catches_each_changed_setting(
+        arch, what, mutate, monkeypatch):
+    spec = copy.deepcopy(FOUNDATION_MODELS[arch])
+    mutate(spec)
+    monkeypatch.setitem(FOUNDATION_MODELS, arch, spec)
+    assert transform_differences(arch), what
+
+
+def logged_warnings(monkeypatch):
+    """The messages the foundation-model helpers log, collected."""
+    from mmseg_pbip.models.utils import foundation_models
+    messages = []
+    monkeypatch.setattr(foundation_models, 'print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    return messages
+
+
+def test_config_json_of_the_folder_is_authoritative(tmp_path, monkeypatch):
+    """A Phikon folder's config.json decides the build; values that differ from
+    the published ones are logged, never silently replaced."""
+    tiny = dict(TWIN_TINY['phikon'])
+    current = published_model('phikon', tiny)
+    perturb(current)
+    folder = str(tmp_path / 'phikon')
+    current.save_pretrained(folder)
+    with open(osp.join(folder, 'config.json')) as f:
+        assert json.load(f)['layer_norm_eps'] == 1e-6
+    enc = FoundationModelEncoder(
+        'phikon', checkpoint=folder, arch_overrides=tiny, input_size=64)
+    eps = {m.eps for m in enc.model.modules() if hasattr(m, 'eps')}
+    assert eps == {1e-6}
+    # an old download: layer_norm_eps 1e-12 before Owkin's fix
+    with open(osp.join(folder, 'config.json')) as f:
+        old = json.load(f)
+    old['layer_norm_eps'] = 1e-12
+    with open(osp.join(folder, 'config.json'), 'w') as f:
+        json.dump(old, f)
+    logged = logged_warnings(monkeypatch)
+    enc = FoundationModelEncoder('phikon', checkpoint=folder)
+    eps = {m.eps for m in enc.model.modules() if hasattr(m, 'eps')}
+    assert eps == {1e-12}  # as the file says ...
+    assert any('layer_norm_eps: config.json 1e-12 vs table 1e-06' in m
+               for m in logged), logged
+    assert enc.model.config.hidden_size == 32  # ... widths from the file too
+    # a Phikon-v2 folder given as Phikon is refused by name
+    old['model_type'] = 'dinov2'
+    with open(osp.join(folder, 'config.json'), 'w') as f:
+        json.dump(old, f)
+    with pytest.raises(ValueError, match="model_type 'dinov2'"):
+        FoundationModelEncoder('phikon', checkpoint=folder)
+
+
+def test_preprocessor_config_json_of_the_folder_decides_the_transform(
+        tmp_path, monkeypatch):
+    """A Hugging Face folder's preprocessor_config.json is the card's transform
+    (AutoImageProcessor reads it): Owkin's Phikon file gives the published one
+    silently; a DINOv2-style Phikon-v2 file (shorter side 256, centre crop 224)
+    is followed, and its difference logged."""
+    files = {
+        'phikon':
+        PREPROCESSOR_JSON['phikon'],
+        'phikon-v2':
+        dict(PREPROCESSOR_JSON['phikon-v2'], size={'shortest_edge': 256})
+    }
+    for arch, config in files.items():
+        folder = str(tmp_path / arch)
+        published_model(arch, TWIN_TINY[arch]).save_pretrained(folder)
+        with open(osp.join(folder, 'preprocessor_config.json'), 'w') as f:
+            json.dump(config, f)
+        logged = logged_warnings(monkeypatch)
+        enc = FoundationModelEncoder(arch, checkpoint=folder)
+        assert enc.input_size == 224
+        assert pipeline_differences(enc, hf_processor_transform(arch, config),
+                                    CARD_STATS[arch][1],
+                                    TRANSFORM_SIZES) == []
+        about_transform = [m for m in logged if 'published transform' in m]
+        if arch == 'phikon':
+            assert about_transform == []
+        else:
+            assert len(about_transform) == 1
+            assert "'resize_size': 256" in about_transform[0]
+
+
+def run_inspection_tool(args, capsys, monkeypatch):
+    """The tool's main() in this process (its import is the slow part)."""
+    import importlib.util
+    import sys
+    module_spec = importlib.util.spec_from_file_location(
+        'inspect_foundation_model', TOOL)
+    tool = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(tool)
+    monkeypatch.setattr(sys, 'argv', [TOOL] + args)
+    capsys.readouterr()
+    code = tool.main()
+    return code, capsys.readouterr().out
+
+
+def write_current_download(arch, folder):
+    """A download's layout at full size (tensors: views of one value): the file
+    name, prefixes and config.json of the published repository."""
+    os.makedirs(folder, exist_ok=True)
+    name = 'pytorch_model.bin'
+    full_size_file(arch, osp.join(folder, name))
+    if arch in ('phikon', 'phikon-v2'):
+        config = PHIKON_CONFIG_JSON if arch == 'phikon' \
+            else PHIKON_V2_CONFIG_JSON
+        with open(osp.join(folder, 'config.json'), 'w') as f:
+            json.dump(config, f)
+    if arch == 'conch':  # the whole CoCa: visual.* and the text towers
+        state = torch.load(osp.join(folder, name), weights_only=True)
+        state = {f'visual.{k}': v for k, v in state.items()}
+        state['text.token_embedding.weight'] = torch.zeros(
+            ()).expand(32007, 768)
+        state['logit_scale'] = torch.ones(())
+        torch.save(state, osp.join(folder, name))
+
+
+@pytest.mark.parametrize('arch', sorted(FOUNDATION_MODELS))
+def test_inspection_tool_accepts_a_current_download(arch, tmp_path, capsys,
+                                                    monkeypatch):
+    folder = str(tmp_path / arch)
+    write_current_download(arch, folder)
+    code, out = run_inspection_tool([folder, '--arch', arch], capsys,
+                                    monkeypatch)
+    assert code == 0, out
+    assert f'{arch:12s} MATCH' in out
+    assert 'note:' not in out
+    assert FOUNDATION_MODELS[arch]['config'] in out
+
+
+def test_inspection_tool_names_an_old_phikon_config(tmp_path, capsys,
+                                                    monkeypatch):
+    folder = str(tmp_path / 'phikon')
+    write_current_download('phikon', folder)
+    with open(osp.join(folder, 'config.json'), 'w') as f:
+        json.dump(dict(PHIKON_CONFIG_JSON, layer_norm_eps=1e-12), f)
+    code, out = run_inspection_tool([folder], capsys, monkeypatch)
+    assert code == 0, out
+    assert 'phikon       MATCH' in out
+    assert 'note: config.json differs from the published configuration, ' \
+        'layer_norm_eps: config.json 1e-12 vs table 1e-06' in out
+    assert 'phikon-v2    no match (1 config_json)' in out
+
+
+PUBLISHED_FEATURES = {
+    'uni': 1024,
+    'uni2-h': 1536,
+    'virchow2': 2560,
+    'h-optimus-0': 1536,
+    'h-optimus-1': 1536,
+    'phikon': 768,
+    'phikon-v2': 1024,
+    'conch': 512
+}
+
+
+@pytest.mark.parametrize('arch', sorted(FOUNDATION_MODELS))
+def test_each_family_has_a_bcss_wsss_config(arch):
+    """The family's shipped config (found by its name) uses the model as PBIP's
+    prototype encoder in its own input space, with the prototype size of its
+    features; the README and docs tables point to it."""
+    path = FOUNDATION_MODELS[arch]['config']
+    name = osp.basename(path)
+    assert name == f'pbip_mit-b1_{arch}_1xb10-8e_bcss-wsss-224x224.py'
+    cfg = Config.fromfile(osp.join(REPO, path))
+    enc = cfg.model.image_encoder
+    assert enc.type == 'FoundationModelEncoder' and enc.arch == arch
+    assert enc.checkpoint.startswith(f'pretrained/{arch}')
+    assert cfg.model.head.prototype_dim is None  # the encoder's size
+    assert cfg.model.match_loss.image_space == 'rgb01'
+    hook = [h for h in cfg.custom_hooks if h.type == 'ImageBankHook'][0]
+    assert hook.input_space == 'rgb01' and hook.stretch is False
+    assert cfg.train_dataloader.dataset.type == 'BCSSWSSSDataset'
+    with torch.device('meta'):
+        encoder = MODELS.build(
+            dict(enc, checkpoint=None, allow_random_init=True))
+    assert encoder.out_channels == PUBLISHED_FEATURES[arch]
+    for doc in ('configs/pbip/README.md', 'configs/pbip/metafile.yaml',
+                'docs/methods.md'):
+        with open(osp.join(REPO, doc)) as f:
+            assert name[:-3] in f.read(), doc

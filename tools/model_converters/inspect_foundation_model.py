@@ -13,13 +13,15 @@ supported architecture built on the meta device (no weights allocated), or
 with ``--arch`` only. Prints the number of missing / unexpected /
 shape-mismatched keys of each (and the keys of the closest one when none
 matches), the architectures that match, and the config lines that use the
-file as prototype encoder and as backbone. ``--out`` writes the tensors
+file as prototype encoder and as backbone. For Phikon / Phikon-v2 the
+folder's ``config.json``, when present, is the configuration (as the
+encoder builds it); its values that differ from the published ones are
+printed as notes. ``--out`` writes the tensors
 under the keys our modules load (prefixes such as ``module.`` removed, other
 towers dropped), atomically. Exit status 0 when an architecture matches, 1
 otherwise.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 
@@ -30,7 +32,8 @@ from mmseg_pbip.utils import atomic_path, find_weight_file, read_state_dict
 
 from mmseg_pbip.models.utils.foundation_models import (  # isort: skip
     FOUNDATION_MODELS, build_foundation_model, compare_state_dicts,
-    format_mismatch, foundation_spec, normalise_keys)
+    format_mismatch, foundation_spec, hf_config_differences, normalise_keys,
+    read_hf_config)
 
 
 def parse_args():
@@ -44,42 +47,22 @@ def parse_args():
     return parser.parse_args()
 
 
-def expected_shapes(spec: dict) -> dict:
-    """Key -> shape of the architecture, built on the meta device."""
+def expected_shapes(spec: dict, folder: str) -> dict:
+    """Key -> shape of the architecture, built on the meta device (for Phikon /
+    Phikon-v2 from the folder's ``config.json`` when present, as the encoder
+    builds it)."""
     with torch.device('meta'):
-        model = build_foundation_model(spec)
+        model = build_foundation_model(spec, checkpoint=folder, report=False)
     return {k: v.shape for k, v in model.state_dict().items()}
-
-
-# config.json keys that change the architecture or the arithmetic (not
-# initialisation-only ones such as layerscale_value; image_size shows in the
-# position embeddings' shape)
-ARCH_KEYS = ('hidden_size', 'num_hidden_layers', 'num_attention_heads',
-             'intermediate_size', 'mlp_ratio', 'patch_size', 'qkv_bias',
-             'layer_norm_eps', 'use_swiglu_ffn')
-
-
-def config_differences(spec: dict, folder: str) -> list:
-    """Architecture values of a Hugging Face ``config.json`` that differ from
-    the card's."""
-    path = osp.join(folder, 'config.json')
-    if spec['library'] != 'transformers' or not osp.isfile(path):
-        return []
-    with open(path) as f:
-        config = json.load(f)
-    return [
-        f'{k}: config.json {config[k]!r} vs {v!r}'
-        for k, v in spec['hf_config'].items()
-        if k in ARCH_KEYS and k in config and config[k] != v
-    ]
 
 
 def usage(arch: str, path: str) -> str:
     """The config lines that use ``path`` as ``arch``."""
     spec = FOUNDATION_MODELS[arch]
     lines = [
-        'prototype encoder (inherit configs/_base_/models/'
-        'pbip_mit-b1_uni.py):',
+        f"prototype encoder: {spec['config']}",
+        '  (or any PBIP config inheriting configs/_base_/models/'
+        'pbip_mit-b1_uni.py, with)',
         f"  model.image_encoder.arch='{arch}'",
         f"  model.image_encoder.checkpoint='{path}'",
         f"  (features: {spec['feature_dim']}-d, {spec['pooling']}; input "
@@ -102,6 +85,29 @@ def usage(arch: str, path: str) -> str:
     return '\n'.join(lines)
 
 
+def check_arch(arch: str, state: dict, folder: str):
+    """Compare the file with one architecture.
+
+    Returns:
+        tuple: The report (missing / unexpected / mismatched keys, and a
+        ``config.json`` of another model type), the notes (``config.json``
+        values that differ from the published ones: the model is built with
+        them, so they are said, not counted as a mismatch), the file's
+        tensors under our keys and the keys of other towers ignored.
+    """
+    spec = foundation_spec(arch)
+    notes = []
+    try:
+        config = read_hf_config(spec, folder)
+    except ValueError as e:  # e.g. a Phikon-v2 folder checked as Phikon
+        return dict(config_json=[str(e)]), notes, {}, []
+    if config is not None:
+        notes = hf_config_differences(spec, config)
+    expected = expected_shapes(spec, folder)
+    own, ignored = normalise_keys(spec, state)
+    return compare_state_dicts(expected, own), notes, own, ignored
+
+
 def main():
     args = parse_args()
     file = find_weight_file(args.path)
@@ -116,27 +122,26 @@ def main():
     print(f'{file}: {len(state)} tensors, '
           f'{sum(v.numel() for v in state.values()) / 1e6:.1f} M values')
     matches, reports = [], {}
+    folder = args.path if osp.isdir(args.path) else osp.dirname(file)
     for arch in [args.arch] if args.arch else sorted(FOUNDATION_MODELS):
-        spec = foundation_spec(arch)
         try:
-            expected = expected_shapes(spec)
+            report, notes, own, ignored = check_arch(arch, state, folder)
         except ImportError as e:  # conch-fork not installed
             print(f'{arch:12s} not checked: {e}')
             continue
-        own, ignored = normalise_keys(spec, state)
-        report = compare_state_dicts(expected, own)
-        report['config.json'] = config_differences(
-            spec, args.path if osp.isdir(args.path) else osp.dirname(file))
         if any(report.values()):
             reports[arch] = report
             counts = ', '.join(f'{len(v)} {k}' for k, v in report.items() if v)
             print(f'{arch:12s} no match ({counts})')
-        else:
-            extra = f' ({len(ignored)} keys of other towers ignored)' \
-                if ignored else ''
-            print(f'{arch:12s} MATCH: {len(expected)} keys, every shape '
-                  f'equal{extra}')
-            matches.append((arch, own))
+            continue
+        extra = f' ({len(ignored)} keys of other towers ignored)' \
+            if ignored else ''
+        print(f'{arch:12s} MATCH: {len(own)} keys, every shape equal{extra}')
+        for note in notes:
+            print(f'{"":12s} note: config.json differs from the published '
+                  f'configuration, {note}; the model is built as '
+                  'config.json says')
+        matches.append((arch, own))
     if not matches:
         if reports:
             closest = min(

@@ -42,7 +42,8 @@ class FoundationViTBackbone(BaseModule):
         arch (str): A key of ``FOUNDATION_MODELS``.
         checkpoint (str, optional): Local weight file or folder. For CONCH
             its whole ``pytorch_model.bin`` (the trunk ``visual.trunk.*`` is
-            taken).
+            taken); for Phikon / Phikon-v2 the Hugging Face folder, whose
+            ``config.json`` is then the configuration.
         allow_random_init (bool): Accept random weights. Defaults to False.
         out_indices (Sequence[int], optional): Blocks whose outputs are
             returned (negative from the end). Defaults to four evenly spaced
@@ -80,7 +81,8 @@ class FoundationViTBackbone(BaseModule):
             arch_overrides = dict(
                 dict(dynamic_img_size=True), **(arch_overrides or {}))
         with fixed_random_init():
-            model = build_foundation_model(spec, arch_overrides)
+            model = build_foundation_model(
+                spec, arch_overrides, checkpoint=checkpoint if load else None)
         vit = model.trunk if spec['library'] == 'conch' else model
         if load:
             load_foundation_weights(

@@ -2,12 +2,13 @@
 import hashlib
 import os.path as osp
 from contextlib import contextmanager
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
+
+INTERPOLATIONS = ('bilinear', 'bicubic')
 
 
 class FrozenImageEncoder(BaseModule):
@@ -27,6 +28,21 @@ class FrozenImageEncoder(BaseModule):
             caller already gives the encoder its input space (the released
             PBIP code feeds stretched, histology-normalised images to the
             encoder with no further normalisation). Defaults to True.
+        interpolation (str): ``'bilinear'`` or ``'bicubic'`` resizing.
+            Defaults to ``'bilinear'``.
+        antialias (bool): Low-pass filter when resizing, as PIL (and so
+            torchvision's ``Resize`` on a PIL image) always does. Defaults
+            to False.
+        center_crop (bool): Resize the shorter side to ``input_size`` and
+            crop the centre square (torchvision's ``Resize(S)`` then
+            ``CenterCrop(S)``: a non-square image keeps its aspect ratio);
+            False squashes every image to ``S x S``. Defaults to False.
+        crop_rounding (str): Offset of that crop when the margin is odd:
+            ``'round'`` as torchvision's ``CenterCrop``, ``'floor'`` as
+            transformers' image processors. Defaults to ``'round'``.
+        resize_size (int, optional): Shorter side before the centre crop
+            when it is not ``input_size`` (e.g. 256 then a 224 crop).
+            Defaults to ``input_size``.
         init_cfg (dict, optional): Unused; weights come from the
             subclasses' own loaders.
     """
@@ -38,10 +54,26 @@ class FrozenImageEncoder(BaseModule):
                  mean: Sequence[float],
                  std: Sequence[float],
                  normalize: bool = True,
+                 interpolation: str = 'bilinear',
+                 antialias: bool = False,
+                 center_crop: bool = False,
+                 crop_rounding: str = 'round',
+                 resize_size: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f'interpolation must be one of '
+                             f'{INTERPOLATIONS}, got {interpolation!r}')
         self.input_size = int(input_size)
         self.normalize = normalize
+        self.interpolation = interpolation
+        self.antialias = bool(antialias)
+        self.center_crop = bool(center_crop)
+        if crop_rounding not in ('round', 'floor'):
+            raise ValueError(f"crop_rounding must be 'round' or 'floor', "
+                             f'got {crop_rounding!r}')
+        self.crop_rounding = crop_rounding
+        self.resize_size = int(resize_size or input_size)
         self.register_buffer(
             'mean',
             torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
@@ -64,8 +96,66 @@ class FrozenImageEncoder(BaseModule):
     def init_weights(self) -> None:
         """Weights are loaded at construction; nothing to initialise."""
 
+    def resize(self, images: torch.Tensor) -> torch.Tensor:
+        """Bring images to ``S x S`` as the model's published transform does.
+
+        The cards resize PIL images: PIL filters width, then height, each
+        pass clipped to uint8, and torchvision's ``Resize(S)`` /
+        ``CenterCrop(S)`` or transformers' image processors fix the sizes.
+        Here torchvision's tensor functions (PIL's antialiasing kernels) do
+        the same passes in the same order, clipped to [0, 1] after each
+        bicubic one when the input is RGB in [0, 1] (``normalize``), so the
+        result equals the card's up to uint8 rounding and stays
+        differentiable (the FG/BG images carry gradients).
+
+        Args:
+            images (Tensor): ``[B, 3, H, W]``.
+
+        Returns:
+            Tensor: ``[B, 3, S, S]``, ``S = input_size``; the input itself
+            when nothing is to be done.
+        """
+        from torchvision.transforms.v2 import InterpolationMode
+        from torchvision.transforms.v2 import functional as TF
+        size = self.input_size
+        height, width = images.shape[-2:]
+        out_h, out_w = self.resized_shape(height, width)
+        if (height, width) == (out_h, out_w) == (size, size):
+            return images
+        mode = InterpolationMode(self.interpolation)
+        clip = self.normalize and self.interpolation == 'bicubic'
+        # PIL's passes, width then height (one when nothing is clipped)
+        passes = [(height, out_w)] if clip else []
+        passes.append((out_h, out_w))
+        out = images
+        for shape in passes:
+            if tuple(out.shape[-2:]) != shape:
+                out = TF.resize(
+                    out,
+                    list(shape),
+                    interpolation=mode,
+                    antialias=self.antialias)
+                out = out.clamp(0, 1) if clip else out
+        if not self.center_crop:
+            return out
+        if self.crop_rounding == 'floor':  # transformers' image processors
+            return TF.crop(out, (out_h - size) // 2, (out_w - size) // 2, size,
+                           size)
+        return TF.center_crop(out, [size, size])
+
+    def resized_shape(self, height: int, width: int) -> Tuple[int, int]:
+        """Size before the crop: ``S x S`` when squashing, else the shorter
+        side to ``resize_size`` and the longer one scaled and truncated, as
+        torchvision's ``Resize(n)`` and transformers' ``shortest_edge``."""
+        if not self.center_crop:
+            return self.input_size, self.input_size
+        size = self.resize_size
+        if height <= width:
+            return size, int(size * width / height)
+        return int(size * height / width), size
+
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        """Resize and (when ``normalize``) normalise.
+        """Resize (:meth:`resize`) and (when ``normalize``) normalise.
 
         Args:
             images (Tensor): ``[B, 3, H, W]`` RGB in [0, 1], or already in
@@ -74,12 +164,7 @@ class FrozenImageEncoder(BaseModule):
         Returns:
             Tensor: ``[B, 3, S, S]``, ``S = input_size``.
         """
-        if images.shape[-2:] != (self.input_size, self.input_size):
-            images = F.interpolate(
-                images,
-                size=(self.input_size, self.input_size),
-                mode='bilinear',
-                align_corners=False)
+        images = self.resize(images)
         if not self.normalize:
             return images
         return (images - self.mean) / self.std

@@ -1,0 +1,13 @@
+# PBIP stage one on BCSS-WSSS with CONCH's vision tower (MahmoodLab/CONCH:
+# ViT-B/16 at 448 px + attentional pooler; 512-d image features,
+# encode_image(proj_contrast=False); needs the conch-fork package) as the
+# prototype encoder; everything else as
+# pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py (released schedule and data;
+# the encoder sees RGB in [0, 1], resized and normalised as its authors
+# publish; the prototype size follows its features). Weights: your own download
+# at pretrained/conch/pytorch_model.bin
+# (tools/model_converters/inspect_foundation_model.py checks it).
+_base_ = ['./pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py']
+model = dict(
+    image_encoder=dict(
+        arch='conch', checkpoint='pretrained/conch/pytorch_model.bin'))

@@ -1,0 +1,10 @@
+# PBIP stage one on BCSS-WSSS with Phikon-v2 (owkin/phikon-v2: DINOv2 ViT-L/16;
+# 1024-d class token at 224 px) as the prototype encoder; everything else as
+# pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py (released schedule and data;
+# the encoder sees RGB in [0, 1], resized and normalised as its authors
+# publish; the prototype size follows its features). Weights: your own Hugging
+# Face folder (config.json + weights) at pretrained/phikon-v2
+# (tools/model_converters/inspect_foundation_model.py checks it).
+_base_ = ['./pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py']
+model = dict(
+    image_encoder=dict(arch='phikon-v2', checkpoint='pretrained/phikon-v2'))

@@ -1,0 +1,9 @@
+# PBIP stage one on BCSS-WSSS with Phikon (owkin/phikon: iBOT ViT-B/16; 768-d
+# class token at 224 px) as the prototype encoder; everything else as
+# pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py (released schedule and data;
+# the encoder sees RGB in [0, 1], resized and normalised as its authors
+# publish; the prototype size follows its features). Weights: your own Hugging
+# Face folder (config.json + weights) at pretrained/phikon
+# (tools/model_converters/inspect_foundation_model.py checks it).
+_base_ = ['./pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py']
+model = dict(image_encoder=dict(arch='phikon', checkpoint='pretrained/phikon'))

@@ -1,0 +1,11 @@
+# PBIP stage one on BCSS-WSSS with Virchow2 (paige-ai/Virchow2: ViT-H/14,
+# SwiGLU, 4 registers; 2560-d class token + mean patch token at 224 px) as the
+# prototype encoder; everything else as
+# pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py (released schedule and data;
+# the encoder sees RGB in [0, 1], resized and normalised as its authors
+# publish; the prototype size follows its features). Weights: your own download
+# at pretrained/virchow2 (tools/model_converters/inspect_foundation_model.py
+# checks it).
+_base_ = ['./pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py']
+model = dict(
+    image_encoder=dict(arch='virchow2', checkpoint='pretrained/virchow2'))
