@@ -247,7 +247,7 @@ def test_tile_loop_memory_is_bounded_by_the_output_width(slide, tmp_path):
     assert peaks[1] - peaks[0] < full / 2, (peaks, full)
 
 
-def test_bad_input_is_named(slide, tmp_path):
+def test_bad_input_is_named(slide, tmp_path, capsys):
     model = colour_model(slide)
     bad = tmp_path / 'broken.svs'
     bad.write_text('not a slide')
@@ -281,13 +281,27 @@ def test_bad_input_is_named(slide, tmp_path):
             match='other.pth does not fit .*'
             r"trained on the classes \['A'"):
         load_segmentor(cfg, other)
-    _, log = run([
+    # through the tool: the run cannot start (exit code 2), nothing written
+    with pytest.raises(SystemExit) as stopped:
+        tool_main(slide['cfg'], other, [png], str(tmp_path / 'h'))
+    assert stopped.value.code == 2
+    assert 'other.pth does not fit' in capsys.readouterr().err
+    assert not osp.exists(tmp_path / 'h')
+    code, log = run([
         'tools/infer_wsi.py', slide['cfg'], slide['ckpt'], png, '--out-dir',
         str(tmp_path / 'f')
     ],
-                 env=ENV,
-                 check=False)
-    assert 'field.png: the slide has no resolution metadata' in log
+                    env=ENV,
+                    check=False)
+    assert code == 1
+    assert 'field.png: failed: the slide has no resolution metadata' in log
+    # a dpi that is a screen default is no scan resolution
+    Image.fromarray(rgb).save(png, dpi=(72, 72))
+    with pytest.raises(
+            SlideError,
+            match='no resolution metadata .*72 dpi: a '
+            'screen or print default'):
+        infer(model, png, str(tmp_path / 'g'))
 
 
 def test_stage_one_cam_model_on_a_slide(demo_root, tmp_path):
@@ -347,3 +361,289 @@ def test_slides_dealt_to_two_processes(slide, tmp_path):
     one = tifffile.imread(osp.join(out, 'case1', 'mask.tiff'))
     two = tifffile.imread(osp.join(out, 'case2', 'mask.tiff'))
     assert np.array_equal(one, two)  # same pixels, either process
+
+
+def test_20x_slide_under_a_quarter_micron_config(slide, tmp_path, monkeypatch):
+    """A slide scanned at 0.5 um/px, with the config's 0.25 um/px: mapped from
+    level 0 upsampled 2x, with a warning that states both resolutions, the mask
+    and the GeoJSON aligned to level 0; ``--no-upsample`` refuses it
+    instead."""
+    from mmseg_pbip.apis.wsi import tiling
+    w0, h0, mpp0 = 1024, 768, 0.5
+    path = str(tmp_path / 'scan20x.tiff')
+    write_slide(path, slide_layout(w0, h0), mpp0, levels=2)
+    warnings = []
+    monkeypatch.setattr(tiling, 'print_log',
+                        lambda msg, **kw: warnings.append(msg))
+    out = str(tmp_path / 'out')
+    # no --mpp: the config's wsi_mpp, 0.25
+    assert tool_main(slide['cfg'], slide['ckpt'], [path], out) == 0
+    assert warnings == [
+        f"{path}: its finest level is 0.5 um/px, coarser than the model's "
+        '0.25 um/px: the model expects pixels 2.00x finer; mapping level 0 '
+        'upsampled 2.00x (detail finer than the scan is not recovered; '
+        '--no-upsample refuses such slides)'
+    ]
+    folder = osp.join(out, 'scan20x')
+    labels = tifffile.imread(osp.join(folder, 'mask.tiff'))
+    # model pixels of 0.25 um, 4 per output pixel: 1 um, 2 level-0 pixels
+    assert labels.shape == (h0 * 2 // 4, w0 * 2 // 4)
+    # tissue spans level-0 [w0 / 8, 7 w0 / 8) x [h0 / 6, 5 h0 / 6)
+    ys, xs = np.nonzero(labels != 4)
+    assert [xs.min(), xs.max() + 1, ys.min(), ys.max() + 1] == \
+        pytest.approx([w0 // 16, w0 * 7 // 16, h0 // 12, h0 * 5 // 12], abs=1)
+    # the bands' borders: where the class of most of each column changes
+    middle = labels[h0 // 12 + 8:h0 * 5 // 12 - 8]
+    major = np.array(
+        [np.bincount(col, minlength=5).argmax() for col in middle.T])
+    bands = np.linspace(w0 // 8, w0 - w0 // 8, 5).astype(int)
+    for c in range(3):
+        border = bands[c + 1] / 2  # output pixels
+        near = major[int(border) - 16:int(border) + 16]
+        assert np.isin(near, (c, c + 1)).sum() >= 30  # a mixed column
+        left = (near == c).sum() + (~np.isin(near, (c, c + 1))).sum() / 2
+        assert int(border) - 16 + left == pytest.approx(border, abs=1.5)
+    import openslide
+    with openslide.OpenSlide(osp.join(folder, 'mask.tiff')) as mask:
+        assert float(mask.properties['openslide.mpp-x']) == \
+            pytest.approx(1.0)
+    from shapely.geometry import shape
+    from shapely.ops import unary_union
+    with open(osp.join(folder, 'annotations.geojson')) as f:
+        features = json.load(f)['features']
+    assert len(features) == 4
+    tissue = unary_union([shape(f['geometry']) for f in features])
+    assert tissue.bounds == pytest.approx(  # level-0 pixels
+        (w0 // 8, h0 // 6, w0 - w0 // 8, h0 - h0 // 6),
+        abs=3)
+    rows, _ = read_summary(out)
+    assert rows[0]['status'] == 'done'
+    assert float(rows[0]['upsampling']) == 2
+    assert float(rows[0]['slide_mpp']) == 0.5
+    assert float(rows[0]['model_mpp']) == 0.25
+    # --no-upsample: the slide fails, saying what to do
+    assert tool_main(slide['cfg'], slide['ckpt'], [path],
+                     str(tmp_path / 'strict'), '--no-upsample') == 1
+    rows, _ = read_summary(str(tmp_path / 'strict'))
+    assert rows[0]['status'] == 'failed'
+    assert rows[0]['reason'].startswith(
+        'its finest level is 0.5 um/px, coarser than the model\'s 0.25 '
+        'um/px: the model expects pixels 2.00x finer; refused '
+        '(--no-upsample)')
+    assert '--mpp 0.5' in rows[0]['reason']
+
+
+def test_upsampled_tiles_lie_exactly_on_level_0(tmp_path):
+    """Each upsampled tile shows a slide's edges where level-0 geometry puts
+    them, to a fraction of a model pixel (rounding tile origins to whole
+    level-0 pixels would shift them by up to 1 model pixel)."""
+    from mmseg_pbip.apis.wsi import read_tile
+    size, ex, ey, mpp0 = 600, 301, 217, 0.499
+    rgb = np.full((size, size, 3), 128, np.uint8)
+    rgb[..., 0] = np.where(np.arange(size) < ex, 255, 55)[None, :]
+    rgb[..., 1] = np.where(np.arange(size) < ey, 255, 55)[:, None]
+    path = str(tmp_path / 'edges.tiff')
+    tifffile.imwrite(
+        path,
+        rgb,
+        photometric='rgb',
+        tile=(256, 256),
+        resolution=(1e4 / mpp0, 1e4 / mpp0),
+        resolutionunit='CENTIMETER')
+    reader = SlideReader(path)
+    grid = make_grid(reader, 224, 32, 4, mpp=0.25)
+    down = 0.25 / mpp0  # level-0 pixels per model pixel
+    assert grid.upsampling == pytest.approx(1 / down)
+
+    def crossing(profile):
+        """Sub-pixel position (pixel centres at i + 0.5) of the 155 level."""
+        i = int(np.nonzero(profile < 155)[0][0])
+        t = (profile[i - 1] - 155) / (profile[i - 1] - profile[i])
+        return i - 0.5 + t
+
+    checked = 0
+    for n in range(grid.cols):
+        origin = n * grid.stride  # in model pixels, along x and y alike
+        for edge, channel, axis in ((ex, 0, 0), (ey, 1, 1)):
+            expected = edge / down - origin
+            if not 2 < expected < grid.tile - 2:
+                continue
+            tile = read_tile(reader, grid, *((0, n) if axis == 0 else (n, 0)))
+            profile = tile[..., channel].astype(float).mean(axis)
+            assert crossing(profile) == pytest.approx(expected, abs=0.2)
+            checked += 1
+    assert checked >= 3
+
+
+def tool_main(cfg, ckpt, slides, out, *extra):
+    """``tools/infer_wsi.py``'s main in this process; its exit code."""
+    import infer_wsi
+    return infer_wsi.main([
+        cfg, ckpt, *slides, '--out-dir', out, '--workers', '0',
+        '--no-progress', *extra
+    ])
+
+
+def read_summary(out):
+    with open(osp.join(out, 'summary.csv')) as f:
+        rows = list(csv.DictReader(f))
+    with open(osp.join(out, 'summary.json')) as f:
+        return rows, json.load(f)
+
+
+def test_batch_goes_on_past_a_corrupt_slide(slide, tmp_path, capsys):
+    """Three slides, the middle one corrupt (a real slide cut short): the
+    others are mapped, the failure is reported with its reason, the exit code
+    is 1 and the summary lists all three; a rerun skips the finished slides and
+    retries the failed one."""
+    paths = [str(tmp_path / f'{n}.tiff') for n in ('a', 'b', 'c')]
+    for i, p in enumerate(paths):
+        write_slide(p, slide_layout(768, 512), MPP, levels=2, seed=i)
+    with open(paths[1], 'rb') as f:
+        whole = f.read()
+    with open(paths[1], 'wb') as f:
+        f.write(whole[:len(whole) // 3])
+    out = str(tmp_path / 'out')
+    code = tool_main(slide['cfg'], slide['ckpt'], paths, out, '--mpp', '0.5')
+    log = capsys.readouterr().out
+    assert code == 1
+    assert re.search(r'b.tiff: failed: \S', log)
+    assert '3 slides: 2 done, 0 skipped (done before), 1 failed' in log
+    rows, summary = read_summary(out)
+    assert [(r['slide'], r['status']) for r in rows] == [(paths[0], 'done'),
+                                                         (paths[1], 'failed'),
+                                                         (paths[2], 'done')]
+    assert re.match(r'cannot read level \d|unsupported or unreadable',
+                    rows[1]['reason']), rows[1]['reason']
+    assert rows[0]['reason'] == ''
+    assert summary['counts'] == dict(done=2, skipped=0, failed=1)
+    assert summary['slides'][1]['reason'] == rows[1]['reason']
+    for name in ('a', 'c'):
+        assert osp.isfile(osp.join(out, name, 'done.json'))
+    # resume: the finished slides are skipped, the failed one retried
+    write_slide(paths[1], slide_layout(768, 512), MPP, levels=2, seed=1)
+    assert tool_main(slide['cfg'], slide['ckpt'], paths, out, '--mpp',
+                     '0.5') == 0
+    rows, summary = read_summary(out)
+    assert [r['status'] for r in rows] == ['skipped', 'done', 'skipped']
+    assert summary['counts'] == dict(done=1, skipped=2, failed=0)
+
+
+def test_disk_full_fails_one_slide_and_loses_nothing(slide, tmp_path,
+                                                     monkeypatch):
+    """The disk fills while one slide's GeoJSON is written: that slide fails
+    with the reason, leaves no half-written file and keeps its saved state; the
+    next slide is mapped; a rerun finishes the first without computing a tile
+    again."""
+    import errno
+    real_dump = json.dump
+
+    def dump(obj, f, *args, **kw):
+        if '/nospace/' in f.name and obj.get('type') == 'FeatureCollection':
+            f.write('{"type": "Feat')  # then the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f.name)
+        return real_dump(obj, f, *args, **kw)
+
+    paths = [str(tmp_path / f'{n}.tiff') for n in ('nospace', 'fine')]
+    for i, p in enumerate(paths):
+        write_slide(p, slide_layout(768, 512), MPP, levels=1, seed=i)
+    monkeypatch.setattr(json, 'dump', dump)
+    out = str(tmp_path / 'out')
+    assert tool_main(slide['cfg'], slide['ckpt'], paths, out, '--mpp',
+                     '0.5') == 1
+    rows, _ = read_summary(out)
+    assert [r['status'] for r in rows] == ['failed', 'done']
+    assert 'No space left on device' in rows[0]['reason']
+    folder = osp.join(out, 'nospace')
+    assert not [n for n in os.listdir(folder) if n.startswith('.tmp-')]
+    assert not osp.isfile(osp.join(folder, 'done.json'))
+    assert not osp.isfile(osp.join(folder, 'annotations.geojson'))
+    assert osp.isfile(osp.join(folder, 'work', 'state.npz'))
+    monkeypatch.setattr(json, 'dump', real_dump)
+    assert tool_main(slide['cfg'], slide['ckpt'], paths, out, '--mpp',
+                     '0.5') == 0
+    rows, _ = read_summary(out)
+    assert [r['status'] for r in rows] == ['done', 'skipped']
+    assert int(rows[0]['computed_tiles']) == 0  # resumed after its tiles
+    with open(osp.join(folder, 'annotations.geojson')) as f:
+        assert json.load(f)['type'] == 'FeatureCollection'
+
+
+def test_slides_of_one_name_fail_alone(tmp_path):
+    """A path given twice is mapped once; two files of one name fail (one
+    output folder), the other slides are planned."""
+    from mmseg_pbip.apis.wsi import plan_slides
+    for d in ('x', 'y'):
+        os.makedirs(tmp_path / d)
+    a, b, c = (str(tmp_path / p) for p in ('x/s.svs', 'y/s.tiff', 'x/t.svs'))
+    plan = plan_slides([a, c, b, c], 'out')
+    assert [(p, f) for p, f, _ in plan] == [(a, osp.join('out', 's')),
+                                            (c, osp.join('out', 't')),
+                                            (b, osp.join('out', 's'))]
+    assert [bool(e) for _, _, e in plan] == [True, False, True]
+    assert 'same name' in plan[0][2] and b in plan[0][2]
+
+
+def test_strip_tiffs_are_read_by_chunks(slide, tmp_path, monkeypatch):
+    """Non-pyramidal TIFFs in strips: small strips are read strip by strip
+    (tiffslide), one uncompressed strip is memory-mapped from the file,
+    one compressed strip is decoded once; each gives the written pixels,
+    and a strip TIFF maps like a tiled one."""
+    import pickle
+    import tracemalloc
+    res = dict(resolution=(1e4 / MPP, 1e4 / MPP), resolutionunit='CENTIMETER')
+    big = tifffile.imread(slide['path'])  # level 0 of the 4096 x 3072 slide
+    strips = str(tmp_path / 'strips.tif')
+    tifffile.imwrite(
+        strips,
+        big,
+        photometric='rgb',
+        compression='zlib',
+        rowsperstrip=16,
+        **res)
+    reader = SlideReader(strips)
+    assert reader.backend == 'tiffslide' and reader.mpp == MPP
+    tracemalloc.start()
+    region = reader.read(1300, 1200, 0, (256, 256))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(region, big[1200:1456, 1300:1556])
+    assert peak < big.nbytes / 4  # only the strips of the region decoded
+    reader.close()
+
+    # the same pixels as a tiled TIFF (OpenSlide) and in strips: one map
+    ref = str(tmp_path / 'ref.tiff')
+    rgb = write_slide(ref, slide_layout(1024, 768), MPP, levels=1)
+    small = str(tmp_path / 'small_strips.tif')
+    tifffile.imwrite(small, rgb, photometric='rgb', rowsperstrip=8, **res)
+    model = colour_model(slide)
+    maps = [
+        tifffile.imread(infer(model, p, str(tmp_path / n))['mask.tiff'])
+        for p, n in ((ref, 'tiled'), (small, 'strips'))
+    ]
+    assert np.array_equal(maps[0], maps[1])
+    assert set(np.unique(maps[1])) == {0, 1, 2, 3, 4}
+
+    # one strip of more than LARGE_CHUNK pixels (lowered for a small file)
+    from mmseg_pbip.apis.wsi import array_image
+    monkeypatch.setattr(array_image, 'LARGE_CHUNK', 2**18)
+    for name, kw in (('raw.tif', {}), ('zlib.tif', dict(compression='zlib'))):
+        path = str(tmp_path / name)
+        tifffile.imwrite(
+            path, rgb, photometric='rgb', rowsperstrip=rgb.shape[0], **kw)
+        reader = SlideReader(path, slide_mpp=MPP)
+        assert reader.backend == 'tifffile'
+        assert reader.mpp_source == 'slide_mpp'
+        assert reader.dimensions == (1024, 768)
+        expected = np.full((300, 300, 3), 255, np.uint8)  # glass outside
+        expected[:, :124] = rgb[400:700, 900:]
+        assert np.array_equal(reader.read(900, 400, 0, (300, 300)), expected)
+        mapped = reader._array.array
+        assert isinstance(mapped, np.memmap)
+        if name == 'raw.tif':  # the file itself: nothing decoded
+            assert osp.samefile(mapped.filename, path)
+            assert len(pickle.dumps(reader)) < 10000  # workers map it too
+            clone = pickle.loads(pickle.dumps(reader))
+            assert np.array_equal(
+                clone.read(10, 20, 0, (30, 40)), rgb[20:60, 10:40])
+        reader.close()

@@ -1,13 +1,16 @@
+from .array_image import ArrayImage
+from .batch import map_slide_safely, plan_slides, write_summary
 from .exporters import (label_polygons, write_area_table, write_geojson,
                         write_label_tiff, write_overview)
 from .inference import TileScorer, infer_slide, load_segmentor
 from .slide_reader import SlideError, SlideReader
-from .tiling import SlideGrid, blend_window, make_grid, tissue_tiles
+from .tiling import SlideGrid, blend_window, make_grid, read_tile, tissue_tiles
 from .tissue_mask import tissue_mask
 
 __all__ = [
-    'SlideReader', 'SlideError', 'SlideGrid', 'make_grid', 'tissue_tiles',
-    'blend_window', 'tissue_mask', 'TileScorer', 'infer_slide',
-    'load_segmentor', 'label_polygons', 'write_area_table', 'write_geojson',
-    'write_label_tiff', 'write_overview'
+    'SlideReader', 'SlideError', 'ArrayImage', 'SlideGrid', 'make_grid',
+    'read_tile', 'tissue_tiles', 'blend_window', 'tissue_mask', 'TileScorer',
+    'infer_slide', 'load_segmentor', 'label_polygons', 'write_area_table',
+    'write_geojson', 'write_label_tiff', 'write_overview', 'plan_slides',
+    'map_slide_safely', 'write_summary'
 ]

@@ -19,7 +19,7 @@ from ...utils import atomic_path
 from .exporters import (class_pixel_counts, write_area_table, write_geojson,
                         write_label_tiff, write_overview)
 from .slide_reader import SlideReader
-from .tiling import SlideGrid, blend_window, make_grid, tissue_tiles
+from .tiling import SlideGrid, blend_window, make_grid, read_tile, tissue_tiles
 from .tissue_mask import tissue_mask
 
 OUTPUTS = ('mask.tiff', 'overview.png', 'annotations.geojson', 'areas.csv')
@@ -41,10 +41,7 @@ class TileDataset(Dataset):
 
     def __getitem__(self, i: int):
         row, col = self.tiles[i]
-        x, y = self.grid.origin(row, col)
-        size = self.grid.read_size
-        rgb = self.reader.read(x, y, self.grid.level, (size, size),
-                               (self.grid.tile, self.grid.tile))
+        rgb = read_tile(self.reader, self.grid, row, col)
         return torch.from_numpy(
             np.ascontiguousarray(rgb[..., ::-1].transpose(2, 0, 1)))
 
@@ -135,7 +132,8 @@ def infer_slide(model,
                 tta: bool = False,
                 progress: bool = True,
                 on_batch: Optional[Callable[[int], None]] = None,
-                settings: Optional[dict] = None) -> Dict:
+                settings: Optional[dict] = None,
+                upsample: bool = True) -> Dict:
     """Map one slide; write its mask, overview, GeoJSON and area table.
 
     Steps: the tissue mask of a thumbnail (:func:`tissue_mask`) chooses the
@@ -186,21 +184,25 @@ def infer_slide(model,
             computed in this run, after each batch (tests, progress hooks).
         settings (dict, optional): What else identifies the run (config,
             checkpoint); a saved state of other settings is refused.
+        upsample (bool): Map a slide coarser than ``mpp`` upsampled from
+            its level 0, with a warning, rather than refuse it (see
+            :func:`make_grid`). Defaults to True.
 
     Returns:
-        dict: ``tiles``, ``tissue_tiles``, ``computed_tiles``, ``seconds``,
-        ``out_size``, ``counts`` and the output paths.
+        dict: ``skipped`` (finished before), the resolutions
+        (:func:`slide_info`), the output paths and, unless skipped,
+        ``tiles``, ``tissue_tiles``, ``computed_tiles``, ``seconds``,
+        ``out_size``, ``counts``, ``features``. Nothing is written for a
+        slide that cannot be opened or mapped at ``mpp`` (no folder).
     """
     start = time.time()
-    os.makedirs(out_dir, exist_ok=True)
     paths = {name: osp.join(out_dir, name) for name in OUTPUTS}
     work = osp.join(out_dir, 'work')
     done_path = osp.join(out_dir, 'done.json')
-    # the remains of a cleanup that was interrupted
-    shutil.rmtree(work + '.trash', ignore_errors=True)
     reader = SlideReader(slide, slide_mpp)
     try:
-        grid = make_grid(reader, tile, overlap, out_down, mpp, level)
+        grid = make_grid(reader, tile, overlap, out_down, mpp, level, upsample)
+        info = slide_info(reader, grid)
         thumb, thumb_down = reader.thumbnail(thumb_side)
         mask = tissue_mask(thumb)
         tiles = tissue_tiles(grid, mask, thumb_down)
@@ -217,24 +219,11 @@ def infer_slide(model,
                 model_down=grid.model_down,
                 batch_size=batch_size,
                 tiles=len(tiles)))
-        if overwrite:
-            shutil.rmtree(work, ignore_errors=True)
-            if osp.isfile(done_path):
-                os.remove(done_path)
-        elif osp.isfile(done_path):
-            with open(done_path) as f:
-                done_key = json.load(f).get('key')
-            if done_key != key:
-                raise ValueError(
-                    f'{out_dir}: holds the outputs of another run (other '
-                    'settings, checkpoint or slide of the same name); pass '
-                    'overwrite (--overwrite) or choose another folder')
-            if all(osp.isfile(p) for p in paths.values()):
-                _remove_folder(work)
-                print_log(
-                    f'{slide}: done before, outputs in {out_dir}',
-                    logger='current')
-                return dict(skipped=True, **paths)
+        if _done_before(out_dir, key, paths, overwrite):
+            print_log(
+                f'{slide}: done before, outputs in {out_dir}',
+                logger='current')
+            return dict(skipped=True, **info, **paths)
         with tta_switched(model, tta):
             stats = _map_slide(model, reader, grid, tiles, thumb, thumb_down,
                                mask, key, work, paths, classes, palette,
@@ -245,7 +234,54 @@ def infer_slide(model,
         _remove_folder(work)
     finally:
         reader.close()
-    return dict(stats, skipped=False, seconds=time.time() - start, **paths)
+    return dict(
+        stats, skipped=False, seconds=time.time() - start, **info, **paths)
+
+
+def slide_info(reader: SlideReader, grid: SlideGrid) -> Dict:
+    """What a slide was mapped at: ``slide_mpp`` (level 0), ``mpp_source``
+    (``'metadata'`` or ``'slide_mpp'``), ``model_mpp``, ``level``,
+    ``upsampling`` (1.0: none) and the reader's ``backend``."""
+    return dict(
+        slide_mpp=reader.mpp,
+        mpp_source=reader.mpp_source,
+        model_mpp=grid.model_mpp,
+        level=grid.level,
+        upsampling=grid.upsampling,
+        backend=reader.backend)
+
+
+def _done_before(out_dir: str, key: str, paths: Dict, overwrite: bool) -> bool:
+    """Prepare ``out_dir`` for a run of settings ``key``; True if it holds that
+    run's finished outputs (whose work folder is then removed).
+
+    Raises:
+        ValueError: ``out_dir`` holds the outputs of other settings (unless
+            ``overwrite``, which removes them and any saved state).
+    """
+    work = osp.join(out_dir, 'work')
+    done_path = osp.join(out_dir, 'done.json')
+    os.makedirs(out_dir, exist_ok=True)
+    # the remains of a cleanup that was interrupted
+    shutil.rmtree(work + '.trash', ignore_errors=True)
+    if overwrite:
+        shutil.rmtree(work, ignore_errors=True)
+        if osp.isfile(done_path):
+            os.remove(done_path)
+        return False
+    if not osp.isfile(done_path):
+        return False
+    with open(done_path) as f:
+        done_key = json.load(f).get('key')
+    if done_key != key:
+        raise ValueError(
+            f'{out_dir}: holds the outputs of another run (other '
+            'settings, checkpoint or slide of the same name); pass '
+            'overwrite (--overwrite) or choose another folder')
+    if all(osp.isfile(p) for p in paths.values()):
+        _remove_folder(work)
+        return True
+    return False
 
 
 def _remove_folder(folder: str) -> None:
@@ -281,6 +317,10 @@ def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key, work,
         wsum = np.zeros((t, grid.out_grid_width), np.float32)
         labels = np.lib.format.open_memmap(
             labels_path, mode='w+', dtype=np.uint8, shape=(out_h, out_w))
+        # a sparse map whose disk fills up kills the process (SIGBUS) at
+        # the first write; reserving its blocks fails here, as an OSError
+        with open(labels_path, 'r+b') as f:
+            os.posix_fallocate(f.fileno(), 0, osp.getsize(labels_path))
 
     # tissue at the output resolution, one band of rows at a time
     mask_cols = ((np.arange(out_w) + 0.5) * grid.out_to_level0 /

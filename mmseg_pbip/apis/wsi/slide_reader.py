@@ -1,15 +1,18 @@
 """Read whole slides (OpenSlide, tiffslide) and plain images alike."""
+import math
 import os
 import os.path as osp
 from typing import List, Optional, Tuple
 
 import numpy as np
-from PIL import Image
 
-# Plain images are read whole; beyond this many pixels Pillow refuses them
-# as a decompression bomb, so the limit is raised for slides saved as PNG.
-Image.MAX_IMAGE_PIXELS = None
+from .array_image import large_chunk_tiff, open_plain_image
+
 PLAIN_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
+# The coarsest resolution (um/px) taken from a file's metadata: coarser
+# values are screen or print defaults (72 dpi is 352.8 um/px), not scans
+# (a 1.25x objective gives about 8 um/px).
+MAX_METADATA_MPP = 16.
 
 
 class SlideError(ValueError):
@@ -21,11 +24,19 @@ class SlideReader:
 
     Opened with OpenSlide (``openslide-python`` with the ``openslide-bin``
     wheel: Aperio, Hamamatsu, Leica, MIRAX, Philips, Sakura, Trestle,
-    Ventana, generic tiled TIFF, DICOM), else with ``tiffslide`` (plain or
-    pyramidal TIFF, SVS), else as a plain image (PNG, JPEG, untiled TIFF)
-    with one level. The base resolution comes from the slide's metadata
-    (``openslide.mpp-x``, ``tiffslide.mpp-x``, TIFF resolution tags) unless
-    ``slide_mpp`` is given.
+    Ventana, generic tiled TIFF, DICOM), else with ``tiffslide`` (TIFF of
+    any layout it reads: pyramidal or not, tiled or in strips, read chunk
+    by chunk), else as a plain image decoded whole with Pillow (PNG, JPEG,
+    BMP) with one level. A single-level TIFF in chunks of more than
+    ``LARGE_CHUNK`` pixels (e.g. one strip for the whole image) is
+    memory-mapped from its file if uncompressed, else decoded once
+    (:func:`large_chunk_tiff`).
+
+    The base resolution comes from the slide's metadata
+    (``openslide.mpp-x``, ``tiffslide.mpp-x``, TIFF resolution tags, a
+    plain image's dpi); ``slide_mpp`` stands in for it where the metadata
+    has none, or states one coarser than ``MAX_METADATA_MPP`` um/px (a
+    screen or print default, not a scan).
 
     Every process uses its own handle: a data-loader worker (forked or
     spawned) reopens the slide before its first read, since a forked copy
@@ -34,19 +45,31 @@ class SlideReader:
     Args:
         path (str): The slide file.
         slide_mpp (float, optional): Micrometres per pixel at level 0, for
-            slides whose metadata lacks it (or to override it).
+            slides whose metadata lacks it.
+
+    Attributes:
+        mpp (float | None): Level-0 um/px used.
+        mpp_source (str | None): ``'metadata'`` or ``'slide_mpp'``.
+        mpp_note (str): Why the metadata's resolution was not used, if it
+            states an implausible one (for messages).
     """
 
     def __init__(self, path: str, slide_mpp: Optional[float] = None) -> None:
         if not osp.isfile(path):
             raise SlideError(f'{path}: slide file not found')
         self.path = path
-        self._handle = None
-        self._image = None
+        self._handle = None  # an OpenSlide or TiffSlide
+        self._array = None  # an ArrayImage
         self.backend = None
         self._open()
         self._pid = os.getpid()
-        self.mpp = float(slide_mpp) if slide_mpp else self._metadata_mpp()
+        metadata_mpp, self.mpp_note = self._metadata_mpp()
+        if metadata_mpp:
+            self.mpp, self.mpp_source = metadata_mpp, 'metadata'
+        elif slide_mpp:
+            self.mpp, self.mpp_source = float(slide_mpp), 'slide_mpp'
+        else:
+            self.mpp, self.mpp_source = None, None
 
     # -- opening -----------------------------------------------------------
     def _open(self) -> None:
@@ -54,23 +77,44 @@ class SlideReader:
         if not self.path.lower().endswith(PLAIN_SUFFIXES):
             for name in ('openslide', 'tiffslide'):
                 try:
-                    self._handle = self._open_with(name)
-                    self.backend = name
+                    self._open_backend(name)
                     break
                 except Exception as e:  # each library has its own errors
                     errors.append(f'{name}: {e}')
-        if self._handle is None:
+        if self.backend is None and _is_tiff(self.path):
+            # never decoded whole: a TIFF the slide libraries cannot read
+            # is reported, not handed to Pillow
+            raise SlideError(f'{self.path}: unsupported or unreadable TIFF '
+                             '(' + '; '.join(errors) + ')')
+        if self.backend is None:
             try:
-                with Image.open(self.path) as img:
-                    img.load()
-                    self._image = np.asarray(img.convert('RGB'))
-                    self._image_dpi = img.info.get('dpi')
+                self._array = open_plain_image(self.path)
                 self.backend = 'pillow'
             except Exception as e:
                 errors.append(f'pillow: {e}')
                 raise SlideError(
                     f'{self.path}: unsupported or unreadable slide (' +
                     '; '.join(errors) + ')') from None
+
+    def _open_backend(self, name: str) -> None:
+        """Open with one library; raise if it cannot read the slide."""
+        handle = self._open_with(name)
+        try:
+            if name == 'tiffslide':
+                # a TIFF in huge chunks is read from one mapped array
+                array = large_chunk_tiff(handle.ts_tifffile)
+                if array is not None:
+                    array.mpp = _positive(
+                        handle.properties.get('tiffslide.mpp-x'))
+                    handle.close()
+                    self._array, self.backend = array, 'tifffile'
+                    return
+                # tiffslide opens lazily: fail here, not at the first tile
+                handle.read_region((0, 0), 0, (1, 1))
+        except Exception:
+            handle.close()
+            raise
+        self._handle, self.backend = handle, name
 
     def _open_with(self, name: str):
         if name == 'openslide':
@@ -100,40 +144,42 @@ class SlideReader:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+        if self._array is not None:
+            self._array.close()
 
     # -- geometry ----------------------------------------------------------
-    def _metadata_mpp(self) -> Optional[float]:
-        if self._handle is not None:
+    def _metadata_mpp(self) -> Tuple[Optional[float], str]:
+        """The metadata's level-0 um/px (None if absent or implausible) and a
+        note on an implausible one."""
+        value = None
+        if self._array is not None:
+            value = self._array.mpp
+        else:
             props = self._handle.properties
             for key in (f'{self.backend}.mpp-x', 'openslide.mpp-x',
                         'tiffslide.mpp-x'):
-                value = props.get(key)
-                if value not in (None, ''):
-                    try:
-                        value = float(value)
-                    except ValueError:
-                        continue
-                    if value > 0:
-                        return value
-            return None
-        dpi = self._image_dpi
-        if dpi and dpi[0] and dpi[0] > 1:  # Pillow: dots per inch
-            return 25400. / float(dpi[0])
-        return None
+                value = _positive(props.get(key))
+                if value:
+                    break
+        if value and value > MAX_METADATA_MPP:
+            return None, (f' (its metadata states {value:g} um/px, '
+                          f'{25400 / value:.0f} dpi: a screen or print '
+                          'default, not a scan)')
+        return value, ''
 
     @property
     def level_dimensions(self) -> List[Tuple[int, int]]:
         """(width, height) of every level."""
-        if self._handle is not None:
-            return [tuple(map(int, d)) for d in self._handle.level_dimensions]
-        return [(self._image.shape[1], self._image.shape[0])]
+        if self._array is not None:
+            return [self._array.dimensions]
+        return [tuple(map(int, d)) for d in self._handle.level_dimensions]
 
     @property
     def level_downsamples(self) -> List[float]:
         """Downsample of every level relative to level 0."""
-        if self._handle is not None:
-            return [float(d) for d in self._handle.level_downsamples]
-        return [1.0]
+        if self._array is not None:
+            return [1.0]
+        return [float(d) for d in self._handle.level_downsamples]
 
     @property
     def dimensions(self) -> Tuple[int, int]:
@@ -170,19 +216,13 @@ class SlideReader:
         """
         w, h = size
         self._own_handle()
-        if self._handle is not None:
-            region = self._handle.read_region((int(x), int(y)), level,
-                                              (int(w), int(h)))
-            rgba = np.asarray(region.convert('RGBA'), dtype=np.float32)
-            alpha = rgba[..., 3:] / 255.  # transparent outside the slide
-            rgb = rgba[..., :3] * alpha + 255. * (1 - alpha)
-            rgb = np.round(rgb).astype(np.uint8)
-        else:
-            rgb = np.full((h, w, 3), 255, np.uint8)
-            img = self._image
-            x1, y1 = min(x + w, img.shape[1]), min(y + h, img.shape[0])
-            if x1 > x and y1 > y:
-                rgb[:y1 - y, :x1 - x] = img[y:y1, x:x1]
+        try:
+            rgb = self._read_rgb(int(x), int(y), level, int(w), int(h))
+        except Exception as e:  # each library has its own errors
+            raise SlideError(
+                f'{self.path}: cannot read level {level} at ({x}, {y}), '
+                f'{w} x {h} pixels (a damaged or truncated file?): '
+                f'{type(e).__name__}: {e}') from e
         if out_size is not None and tuple(out_size) != (w, h):
             import cv2
             rgb = cv2.resize(
@@ -190,6 +230,34 @@ class SlideReader:
                 tuple(int(v) for v in out_size),
                 interpolation=cv2.INTER_AREA)
         return rgb
+
+    def _read_rgb(self, x: int, y: int, level: int, w: int,
+                  h: int) -> np.ndarray:
+        if self._array is not None:  # one level
+            return self._array.read(x, y, w, h)
+        region = self._handle.read_region((x, y), level, (w, h))
+        rgba = np.asarray(region.convert('RGBA'), dtype=np.float32)
+        alpha = rgba[..., 3:] / 255.  # transparent outside the slide
+        rgb = np.round(rgba[..., :3] * alpha + 255. * (1 - alpha))
+        rgb = rgb.astype(np.uint8)
+        if self.backend == 'tiffslide':
+            self._glass_outside(rgb, x, y, level)
+        return rgb
+
+    def _glass_outside(self, rgb: np.ndarray, x: int, y: int,
+                       level: int) -> None:
+        """Make white the part of a region outside the level (tiffslide pads an
+        RGB slide with black there)."""
+        d = self.level_downsamples[level]
+        for axis, (origin, extent) in enumerate(
+                zip((y / d, x / d), self.level_dimensions[level][::-1])):
+            n = rgb.shape[axis]
+            before = min(n, max(0, math.ceil(-origin)))
+            after = max(0, math.ceil(extent - origin))
+            index = [slice(None)] * 2
+            for part in (slice(0, before), slice(after, n)):
+                index[axis] = part
+                rgb[tuple(index)] = 255
 
     def thumbnail(self,
                   max_side: int = 2048,
@@ -227,3 +295,22 @@ class SlideReader:
                     region, (ox1 - ox0, oy1 - oy0),
                     interpolation=cv2.INTER_AREA)
         return thumb, (w0 / out_w + h0 / out_h) / 2
+
+
+def _positive(value) -> Optional[float]:
+    """A metadata value as a positive float, else None."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
+def _is_tiff(path: str) -> bool:
+    """Whether the file starts as a TIFF or BigTIFF does."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head in (b'II*\x00', b'MM\x00*', b'II+\x00', b'MM\x00+')

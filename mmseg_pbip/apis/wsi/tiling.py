@@ -1,9 +1,11 @@
 """Where the tiles of a slide lie, and how much each pixel of a tile counts."""
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 
 from .slide_reader import SlideError, SlideReader
 
@@ -72,8 +74,13 @@ class SlideGrid:
                 int(round(row * self.stride * self.model_down)))
 
     @property
+    def upsampling(self) -> float:
+        """Enlargement of the level read to the model (1.0: none)."""
+        return max(self.level_down / self.model_down, 1.0)
+
+    @property
     def read_size(self) -> int:
-        """Tile side at the level read."""
+        """Tile side at the level read (without upsampling)."""
         return max(1,
                    int(round(self.tile * self.model_down / self.level_down)))
 
@@ -83,8 +90,15 @@ def make_grid(reader: SlideReader,
               overlap: int,
               out_down: int,
               mpp: Optional[float] = None,
-              level: Optional[int] = None) -> SlideGrid:
+              level: Optional[int] = None,
+              upsample: bool = True) -> SlideGrid:
     """Choose the level and lay out the tiles.
+
+    At ``mpp``, the tiles are read from the coarsest level that needs no
+    upsampling and resized to the model's resolution. A slide whose finest
+    level is coarser than ``mpp`` is read from level 0 and upsampled, with
+    a warning that states both resolutions (``upsample=False`` refuses it
+    instead).
 
     Args:
         reader (SlideReader): The slide.
@@ -95,6 +109,9 @@ def make_grid(reader: SlideReader,
         mpp (float, optional): Resolution the model runs at (um/px); the
             slide's base resolution must be known.
         level (int, optional): Run on this level as it is instead.
+        upsample (bool): Map a slide coarser than ``mpp`` from its level 0
+            upsampled (with a warning) rather than refuse it. Defaults to
+            True.
 
     Raises:
         SlideError: naming the slide, when neither a level nor a usable
@@ -105,41 +122,101 @@ def make_grid(reader: SlideReader,
                          f'multiples of the output downsample ({out_down})')
     if not 0 <= overlap < tile:
         raise ValueError(f'overlap {overlap} must be in [0, tile={tile})')
-    downs = reader.level_downsamples
     if level is not None:
-        if not 0 <= level < len(downs):
-            raise SlideError(f'{reader.path}: level {level} does not exist '
-                             f'(the slide has {len(downs)})')
-        model_down = downs[level]
-        model_mpp = None if reader.mpp is None else reader.mpp * model_down
+        model_down, level, model_mpp = _level_as_is(reader, level)
     else:
-        if mpp is None:
-            raise SlideError(
-                f'{reader.path}: no target resolution: give --mpp (um per '
-                'pixel the model was trained at) or --level')
-        if reader.mpp is None:
-            raise SlideError(
-                f'{reader.path}: the slide has no resolution metadata (mpp); '
-                'give its level-0 resolution with --slide-mpp, or choose a '
-                'level with --level')
-        model_down = mpp / reader.mpp
-        if model_down < 1 - 1e-3:
-            raise SlideError(
-                f'{reader.path}: its finest resolution is {reader.mpp:g} '
-                f'um/px, coarser than the requested {mpp:g} um/px')
-        level = reader.level_for(model_down)
-        model_mpp = mpp
+        model_down, level, model_mpp = _level_for_mpp(reader, mpp, upsample)
     w0, h0 = reader.dimensions
     return SlideGrid(
         width=math.ceil(w0 / model_down),
         height=math.ceil(h0 / model_down),
         model_down=model_down,
         level=level,
-        level_down=downs[level],
+        level_down=reader.level_downsamples[level],
         tile=tile,
         stride=tile - overlap,
         out_down=out_down,
         model_mpp=model_mpp)
+
+
+def _level_as_is(reader: SlideReader, level: int) -> tuple:
+    """(model_down, level, model_mpp) of running on ``level`` as it is."""
+    downs = reader.level_downsamples
+    if not 0 <= level < len(downs):
+        raise SlideError(f'{reader.path}: level {level} does not exist '
+                         f'(the slide has {len(downs)})')
+    model_mpp = None if reader.mpp is None else reader.mpp * downs[level]
+    return downs[level], level, model_mpp
+
+
+def _level_for_mpp(reader: SlideReader, mpp: Optional[float],
+                   upsample: bool) -> tuple:
+    """(model_down, level, model_mpp) of running at ``mpp`` um/px."""
+    if mpp is None:
+        raise SlideError(
+            f'{reader.path}: no target resolution: give --mpp (um per '
+            'pixel the model was trained at) or --level')
+    if reader.mpp is None:
+        raise SlideError(
+            f'{reader.path}: the slide has no resolution metadata (mpp)'
+            f'{reader.mpp_note}; give its level-0 resolution with '
+            '--slide-mpp, or choose a level with --level')
+    model_down = mpp / reader.mpp
+    if model_down < 1 - 1e-3:
+        coarser = (f'{reader.path}: its finest level is {reader.mpp:g} '
+                   f'um/px, coarser than the model\'s {mpp:g} um/px: the '
+                   f'model expects pixels {1 / model_down:.2f}x finer')
+        if not upsample:
+            raise SlideError(
+                f'{coarser}; refused (--no-upsample): map it upsampled '
+                f'without --no-upsample, or at the slide\'s own resolution '
+                f'with --mpp {reader.mpp:g}')
+        print_log(
+            f'{coarser}; mapping level 0 upsampled {1 / model_down:.2f}x '
+            '(detail finer than the scan is not recovered; --no-upsample '
+            'refuses such slides)',
+            logger='current',
+            level=logging.WARNING)
+    return model_down, reader.level_for(model_down), mpp
+
+
+def read_tile(reader: SlideReader, grid: SlideGrid, row: int,
+              col: int) -> np.ndarray:
+    """RGB pixels of one tile at the model's resolution.
+
+    Downsampling (or none): the tile's level-0 square, rounded to whole
+    pixels, is read at ``grid.level`` and resized (area). Upsampling: the
+    tile spans fractions of level pixels, so a slightly larger region is
+    read and resampled (bicubic) so that model pixel ``i`` of the tile
+    lies exactly at level-0 ``(col * stride + i) * model_down`` (no
+    rounding: the output map and its exports stay aligned to level 0).
+
+    Returns:
+        np.ndarray: ``[tile, tile, 3]`` uint8.
+    """
+    scale = grid.model_down / grid.level_down  # level pixels per model px
+    if scale >= 1 - 1e-3:
+        x, y = grid.origin(row, col)
+        size = grid.read_size
+        return reader.read(x, y, grid.level, (size, size),
+                           (grid.tile, grid.tile))
+    import cv2
+    fx, fy = col * grid.stride * scale, row * grid.stride * scale
+    x0, y0 = math.floor(fx) - 2, math.floor(fy) - 2  # bicubic support
+    side = math.ceil(grid.tile * scale) + 5
+    region = reader.read(
+        int(round(x0 * grid.level_down)), int(round(y0 * grid.level_down)),
+        grid.level, (side, side))
+    # model pixel i (centre i + 0.5) from level pixel index
+    # f + (i + 0.5) * scale - 0.5, in the region's indices
+    shift = 0.5 * scale - 0.5
+    matrix = np.array([[scale, 0, fx - x0 + shift],
+                       [0, scale, fy - y0 + shift]])
+    return cv2.warpAffine(
+        region,
+        matrix, (grid.tile, grid.tile),
+        flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE)
 
 
 def tissue_tiles(grid: SlideGrid, mask: np.ndarray,
