@@ -17,7 +17,7 @@ __main__, unmodified file) and only wraps things from outside:
   * torch.cuda.synchronize -> no-op when CUDA is unavailable (only reached
     at iteration 100 in the released loop; a CPU-only process would raise
     there).
-Nothing else is touched; see NOTES.md.
+Nothing else is touched (docs/performance.md, "Against the released script").
 
 Env: BENCH_ITERS (timed iterations), BATCH (samples_per_gpu), BENCH_OUT
 (json path).
@@ -336,6 +336,10 @@ def main():
               ' iteration budget')
     except BenchDone:
         pass
+    except Exception as e:  # the released loop failing (e.g. no FG/BG pair)
+        print(f'WARNING: released script stopped in iteration '
+              f'{cur_iter() + 1}: {type(e).__name__}: {e}; reporting the '
+              'iterations it completed')
     wall = time.perf_counter() - t0
     report(n, cfg_path, wall)
 
