@@ -647,3 +647,32 @@ def test_strip_tiffs_are_read_by_chunks(slide, tmp_path, monkeypatch):
             assert np.array_equal(
                 clone.read(10, 20, 0, (30, 40)), rgb[20:60, 10:40])
         reader.close()
+
+
+def test_slide_mpp_for_plain_images_and_slides_without_metadata(tmp_path):
+    """A PNG's dpi is a print setting: a given --slide-mpp wins over it (and
+    the dpi is used only without one); a TIFF's resolution tags win over
+    --slide-mpp; a TIFF the slide libraries cannot read is refused, never
+    decoded whole by Pillow."""
+    from PIL import Image
+    rgb = np.full((64, 80, 3), 200, np.uint8)
+    png = str(tmp_path / 'scan.png')
+    Image.fromarray(rgb).save(png, dpi=(2400, 2400))  # 10.58 um/px
+    assert SlideReader(png).mpp == pytest.approx(25400 / 2400, rel=1e-3)
+    reader = SlideReader(png, slide_mpp=0.5)
+    assert (reader.mpp, reader.mpp_source) == (0.5, 'slide_mpp')
+    tif = str(tmp_path / 'tagged.tif')
+    tifffile.imwrite(
+        tif,
+        rgb,
+        photometric='rgb',
+        resolution=(1e4 / 0.25, 1e4 / 0.25),
+        resolutionunit='CENTIMETER')
+    reader = SlideReader(tif, slide_mpp=0.5)
+    assert reader.mpp_source == 'metadata'
+    assert reader.mpp == pytest.approx(0.25)
+    broken = str(tmp_path / 'broken.tif')
+    with open(broken, 'wb') as f:
+        f.write(b'II*\x00' + b'\x00' * 64)
+    with pytest.raises(SlideError, match='unreadable TIFF'):
+        SlideReader(broken)

@@ -114,6 +114,7 @@ def large_chunk_tiff(tiff) -> Optional[ArrayImage]:
     chunk = int(np.prod(page.chunks[:2]))
     if page.is_tiled or chunk <= LARGE_CHUNK:
         return None
-    if page.dtype != np.uint8 or page.axes not in ('YXS', 'YX'):
+    if page.dtype != np.uint8 or page.axes not in ('YXS', 'YX') or \
+            page.photometric not in (1, 2):  # MINISBLACK, RGB
         return None  # left to tiffslide, whose error names the problem
     return ArrayImage(page.asarray(out='memmap'), None)

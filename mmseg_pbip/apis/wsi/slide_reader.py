@@ -45,7 +45,8 @@ class SlideReader:
     Args:
         path (str): The slide file.
         slide_mpp (float, optional): Micrometres per pixel at level 0, for
-            slides whose metadata lacks it.
+            slides whose metadata lacks it, and for PNG / JPEG / BMP images
+            always (their dpi is not a microscope's resolution).
 
     Attributes:
         mpp (float | None): Level-0 um/px used.
@@ -64,10 +65,11 @@ class SlideReader:
         self._open()
         self._pid = os.getpid()
         metadata_mpp, self.mpp_note = self._metadata_mpp()
-        if metadata_mpp:
-            self.mpp, self.mpp_source = metadata_mpp, 'metadata'
-        elif slide_mpp:
+        if slide_mpp and (not metadata_mpp or self.backend == 'pillow'):
+            # a PNG / JPEG's dpi is a print setting, not a microscope's
             self.mpp, self.mpp_source = float(slide_mpp), 'slide_mpp'
+        elif metadata_mpp:
+            self.mpp, self.mpp_source = metadata_mpp, 'metadata'
         else:
             self.mpp, self.mpp_source = None, None
 
