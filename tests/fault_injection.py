@@ -65,20 +65,20 @@ class PoisonWeightsHook(Hook):
             param.fill_(float('nan'))
 
 
-@HOOKS.register_module()
-class InfGradientHook(Hook):
-    """Make the first trainable weight's gradient inf at ``at_iters``."""
+class IterationFault(Hook):
+    """Installs ``fault(runner)`` (which returns a removable handle) before the
+    iterations ``at_iters`` (1-based) and removes it after each."""
 
     def __init__(self, at_iters) -> None:
         self.at_iters = set(at_iters)
         self.handle = None
 
+    def fault(self, runner):
+        raise NotImplementedError
+
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter + 1 in self.at_iters:
-            param = next(
-                p for p in unwrapped(runner).parameters() if p.requires_grad)
-            self.handle = param.register_hook(
-                lambda g: torch.full_like(g, float('inf')))
+            self.handle = self.fault(runner)
 
     def after_train_iter(self,
                          runner,
@@ -91,26 +91,25 @@ class InfGradientHook(Hook):
 
 
 @HOOKS.register_module()
-class NaNInputHook(Hook):
+class InfGradientHook(IterationFault):
+    """Make the first trainable weight's gradient inf at ``at_iters``."""
+
+    def fault(self, runner):
+        param = next(
+            p for p in unwrapped(runner).parameters() if p.requires_grad)
+        return param.register_hook(lambda g: torch.full_like(g, float('inf')))
+
+
+@HOOKS.register_module()
+class NaNInputHook(IterationFault):
     """Make iteration ``at_iter``'s backbone input NaN."""
 
     def __init__(self, at_iter: int) -> None:
-        self.at_iter = at_iter
-        self.handle = None
+        super().__init__(at_iters=[at_iter])
 
-    def before_train_iter(self, runner, batch_idx, data_batch=None):
-        if runner.iter + 1 == self.at_iter:
-            self.handle = unwrapped(runner).backbone.register_forward_pre_hook(
-                lambda module, args: (args[0] * float('nan'), ) + args[1:])
-
-    def after_train_iter(self,
-                         runner,
-                         batch_idx,
-                         data_batch=None,
-                         outputs=None):
-        if self.handle is not None:
-            self.handle.remove()
-            self.handle = None
+    def fault(self, runner):
+        return unwrapped(runner).backbone.register_forward_pre_hook(
+            lambda module, args: (args[0] * float('nan'), ) + args[1:])
 
 
 @HOOKS.register_module()

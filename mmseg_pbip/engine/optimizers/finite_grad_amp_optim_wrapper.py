@@ -26,13 +26,6 @@ class FiniteGradAmpOptimWrapper(NonFiniteGradGuard, AmpOptimWrapper):
             (``loss_scale``, ``dtype``, ...).
     """
 
-    def __init__(self,
-                 *args,
-                 max_consecutive_skips: int = 20,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_guard(max_consecutive_skips)
-
     def step(self, **kwargs) -> None:
         """Unscale, check, then clip and step as ``AmpOptimWrapper.step``.
 

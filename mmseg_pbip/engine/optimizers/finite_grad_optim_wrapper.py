@@ -25,13 +25,6 @@ class FiniteGradOptimWrapper(NonFiniteGradGuard, OptimWrapper):
         **kwargs: Passed to :class:`mmengine.optim.OptimWrapper`.
     """
 
-    def __init__(self,
-                 *args,
-                 max_consecutive_skips: int = 20,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._init_guard(max_consecutive_skips)
-
     def step(self, **kwargs) -> None:
         """``OptimWrapper.step`` when the gradients are finite; else skip.
 

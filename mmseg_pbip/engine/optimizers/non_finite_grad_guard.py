@@ -39,7 +39,11 @@ class NonFiniteGradGuard:
     named by its position and shape.
     """
 
-    def _init_guard(self, max_consecutive_skips: int) -> None:
+    def __init__(self,
+                 *args,
+                 max_consecutive_skips: int = 20,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         if max_consecutive_skips < 1:
             raise ValueError('max_consecutive_skips must be >= 1, got '
                              f'{max_consecutive_skips}')
