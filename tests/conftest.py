@@ -1,5 +1,6 @@
 """Fixtures that write tiny datasets in the real on-disk formats (helpers in
 utils.py)."""
+import logging
 import os.path as osp
 
 import pytest
@@ -13,6 +14,33 @@ def mmseg_scope():
 
     import mmseg_pbip  # noqa: F401
     init_default_scope('mmseg')
+
+
+@pytest.fixture
+def mmengine_log():
+    """The messages MMEngine's current logger emits during the test.
+
+    MMEngine's logger does not propagate and its stream handler keeps the
+    ``sys.stdout`` of the moment it was made, so neither ``caplog`` nor
+    ``capsys`` sees it once an earlier test has made it; a handler of our own
+    on the current instance does.
+    """
+    from mmengine.logging import MMLogger
+
+    class Collect(logging.Handler):
+
+        def __init__(self):
+            super().__init__(level=logging.DEBUG)
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    logger = MMLogger.get_current_instance()
+    handler = Collect()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
 
 
 @pytest.fixture

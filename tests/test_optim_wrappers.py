@@ -64,7 +64,7 @@ def poison(param, value):
     return param.register_hook(lambda g: torch.full_like(g, value))
 
 
-def test_skipped_step_leaves_weights_and_state_unchanged(capsys):
+def test_skipped_step_leaves_weights_and_state_unchanged(mmengine_log):
     """Step 2's fc2.weight gradient is inf: the weights and AdamW's state after
     it are those after step 1, and steps 1, 3, 4 give bit for bit the weights
     of a plain AdamW run that never saw batch 2."""
@@ -83,8 +83,9 @@ def test_skipped_step_leaves_weights_and_state_unchanged(capsys):
     assert same_optimiser_state(wrapper.state_dict(), before[1])
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())
     assert wrapper.last_step_skipped and wrapper.skipped_steps == 1
-    assert ('non-finite gradients at iteration 2 in 1 parameter(s): '
-            'fc2.weight; optimiser step skipped') in capsys.readouterr().out
+    assert any(('non-finite gradients at iteration 2 in 1 parameter(s): '
+                'fc2.weight; optimiser step skipped') in m
+               for m in mmengine_log)
     for x in data[2:]:
         wrapper.update_params(model(x))
     assert not wrapper.last_step_skipped and wrapper.consecutive_skips == 0

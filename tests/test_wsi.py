@@ -650,10 +650,12 @@ def test_strip_tiffs_are_read_by_chunks(slide, tmp_path, monkeypatch):
 
 
 def test_slide_mpp_for_plain_images_and_slides_without_metadata(tmp_path):
-    """A PNG's dpi is a print setting: a given --slide-mpp wins over it (and
-    the dpi is used only without one); a TIFF's resolution tags win over
-    --slide-mpp; a TIFF the slide libraries cannot read is refused, never
-    decoded whole by Pillow."""
+    """A given --slide-mpp wins over a PNG's dpi, a TIFF's tags over it.
+
+    A PNG's dpi is a print setting, used only without --slide-mpp; a TIFF's
+    resolution tags win over --slide-mpp; a TIFF the slide libraries cannot
+    read is refused, never decoded whole by Pillow.
+    """
     from PIL import Image
     rgb = np.full((64, 80, 3), 200, np.uint8)
     png = str(tmp_path / 'scan.png')
