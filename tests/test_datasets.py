@@ -274,3 +274,50 @@ def test_batch_round_robin_sampler_deals_whole_batches(monkeypatch, size,
     assert sorted(dealt) == one_process
     with pytest.raises(ValueError, match='batch_size'):
         mod.BatchRoundRobinSampler([1], 0)
+
+
+@pytest.mark.parametrize('turns, expected', [
+    ((0, 1, 2, 3), [1 - 0.5 + 0.5 / 4] + [0.5 / 4] * 3),
+    ((1, 2, 3), [0.5] + [0.5 / 3] * 3),
+])
+def test_random_rotate90_draws(turns, expected):
+    """The dataset bases draw as albumentations' RandomRotate90(p=0.5) of the
+    released code (k uniform in 0-3 when applied: 37.5 % rotated); the
+    transform's default always rotates when it applies (50 %)."""
+    from mmengine.config import Config
+    from mmseg.registry import TRANSFORMS
+    from utils import REPO
+    if turns == (0, 1, 2, 3):
+        cfg = Config.fromfile(
+            osp.join(REPO, 'configs', '_base_', 'datasets', 'bcss-wsss.py'))
+        step = [
+            t for t in cfg.train_pipeline if t['type'] == 'RandomRotate90'
+        ][0]
+        transform = TRANSFORMS.build(step)
+    else:
+        transform = TRANSFORMS.build(dict(type='RandomRotate90'))
+    img = np.arange(6, dtype=np.uint8).reshape(2, 3, 1).repeat(3, axis=2)
+    mask = img[..., 0].copy()
+    np.random.seed(0)
+    n = 20000
+    counts = np.zeros(4)
+    for _ in range(n):
+        out = transform(
+            dict(img=img, gt_seg_map=mask, seg_fields=['gt_seg_map']))
+        k = [
+            j for j in range(4) if out['img'].shape == np.rot90(img, j).shape
+            and np.array_equal(out['img'], np.rot90(img, j))
+        ]
+        assert len(k) == 1
+        assert np.array_equal(out['gt_seg_map'], np.rot90(mask, k[0]))
+        counts[k[0]] += 1
+    # five binomial standard deviations
+    tol = 5 * np.sqrt(np.asarray(expected) * (1 - np.asarray(expected)) / n)
+    assert np.all(np.abs(counts / n - expected) < tol), (counts / n, expected)
+
+
+def test_random_rotate90_refuses_bad_turns():
+    from mmseg_pbip.datasets.transforms import RandomRotate90
+    for bad in ((), (1, 1), (4, ), (-1, 0)):
+        with pytest.raises(ValueError, match='quarter_turns'):
+            RandomRotate90(quarter_turns=bad)

@@ -590,6 +590,28 @@ def test_released_bank_reader(tmp_path):
     assert any(np.allclose(a, c, atol=1e-5) for c in candidates)
 
 
+def test_released_bank_augmentation_draws():
+    """The bank's flips and rotation draw as the released albumentations
+    pipeline (HorizontalFlip, VerticalFlip, RandomRotate90, each p=0.5; k
+    uniform in 0-3 when the rotation applies): over many file names each flip
+    has frequency 1/2, k = 0 has 5/8, k = 1, 2, 3 have 1/8 each."""
+    from mmseg_pbip.image_bank import BankImageReader
+    reader = BankImageReader(
+        'inputs', [0] * 3, [1] * 3, augment=True, stretch=True)
+    n = 20000
+    draws = np.array(
+        [reader.draw_augmentation(f'/x/patch_{i}.png') for i in range(n)])
+    expected = np.array([0.5, 0.5, 5 / 8, 1 / 8, 1 / 8, 1 / 8])
+    freq = np.concatenate(
+        [draws[:, :2].mean(0),
+         np.bincount(draws[:, 2], minlength=4) / n])
+    tol = 5 * np.sqrt(expected * (1 - expected) / n)
+    assert np.all(np.abs(freq - expected) < tol), (freq, expected)
+    # fixed per file name, whatever the folder
+    assert reader.draw_augmentation('/a/p.png') == reader.draw_augmentation(
+        'p.png')
+
+
 def test_released_input_is_bgr_with_the_released_statistics(tmp_path):
     """The data preprocessor of the released config keeps OpenCV's BGR and
     normalises with the released mean / std in that order."""

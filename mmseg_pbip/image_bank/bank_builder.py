@@ -22,7 +22,9 @@ class BankImageReader:
       image decoded by OpenCV (BGR, unless ``to_rgb``) and normalised with
       the data preprocessor's ``mean`` / ``std`` (0-255 scale); then, when
       ``augment``, a random horizontal and vertical flip (each p=0.5) and a
-      random 90-degree rotation (p=0.5, 1-3 quarter turns); then, when
+      random 90-degree rotation as albumentations' ``RandomRotate90(p=0.5)``
+      draws it (the released bank: applied with p=0.5, then 0-3 quarter
+      turns, so 37.5 % of the patches end up rotated); then, when
       ``stretch``, the whole tensor min-max stretched to [0, 1] (one min
       and one max over all channels, eps 1e-8).
 
@@ -73,6 +75,21 @@ class BankImageReader:
             stretch=self.stretch,
             seed=self.seed)
 
+    def draw_augmentation(self, path: str) -> tuple:
+        """The augmentation of one patch, fixed by its file name and ``seed``.
+
+        Returns:
+            tuple: ``(hflip, vflip, k)``: each flip with p=0.5, then ``k``
+            quarter turns as albumentations' ``RandomRotate90(p=0.5)``: 0
+            unless the rotation applies (p=0.5), then uniform in 0-3.
+        """
+        name = path.replace('\\', '/').rsplit('/', 1)[-1]
+        rng = np.random.RandomState(
+            (zlib.crc32(name.encode()) + self.seed) % 2**32)
+        hflip, vflip = rng.rand() < 0.5, rng.rand() < 0.5
+        k = int(rng.randint(0, 4)) if rng.rand() < 0.5 else 0
+        return hflip, vflip, k
+
     def __call__(self, path: str) -> np.ndarray:
         if self.input_space == 'rgb01':
             img = read_rgb01(path)
@@ -84,15 +101,12 @@ class BankImageReader:
                 img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
             img = (img.astype(np.float32) - self.mean) / self.std
         if self.augment:
-            name = path.replace('\\', '/').rsplit('/', 1)[-1]
-            rng = np.random.RandomState(
-                (zlib.crc32(name.encode()) + self.seed) % 2**32)
-            if rng.rand() < 0.5:
+            hflip, vflip, k = self.draw_augmentation(path)
+            if hflip:
                 img = img[:, ::-1]
-            if rng.rand() < 0.5:
+            if vflip:
                 img = img[::-1]
-            if rng.rand() < 0.5:
-                img = np.rot90(img, rng.randint(1, 4))
+            img = np.rot90(img, k)
         img = np.ascontiguousarray(img.transpose(2, 0, 1))
         if self.stretch:
             img = (img - img.min()) / (img.max() - img.min() + 1e-8)
