@@ -115,7 +115,7 @@ def test_missing_extra_is_named(monkeypatch):
     import sys
     monkeypatch.setitem(sys.modules, 'pydensecrf', None)
     monkeypatch.setitem(sys.modules, 'pydensecrf.densecrf', None)
-    with pytest.raises(ImportError, match=r'pip install pydensecrf2'):
+    with pytest.raises(ImportError, match=r"'pydensecrf2'.*mmseg-pbip\[crf\]"):
         DenseCRF()
 
 

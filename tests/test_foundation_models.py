@@ -500,7 +500,8 @@ def test_missing_conch_package_is_named(monkeypatch):
     """Without conch-fork, CONCH fails with what to install."""
     import sys
     monkeypatch.setitem(sys.modules, 'conch', None)
-    with pytest.raises(ImportError, match='pip install conch-fork'):
+    with pytest.raises(
+            ImportError, match=r"'conch-fork'.*mmseg-pbip\[conch\]"):
         FoundationModelEncoder('conch', allow_random_init=True)
 
 

@@ -59,9 +59,8 @@ def write_slide(path: str,
                 seed: int = 0,
                 resolution: bool = True) -> np.ndarray:
     """Write the painted layout as a pyramidal tiled TIFF; returns RGB."""
-    import tifffile
-
-    from mmseg_pbip.utils import atomic_path
+    from mmseg_pbip.utils import atomic_path, import_optional
+    tifffile = import_optional('tifffile')
     rgb = paint(layout, seed)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with atomic_path(path) as tmp, tifffile.TiffWriter(tmp) as tw:

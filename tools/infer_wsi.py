@@ -52,7 +52,8 @@ from mmseg_pbip.apis.wsi.batch import (map_slide_safely, plan_slides,
                                        summary_text, write_summary)
 from mmseg_pbip.apis.wsi.inference import load_segmentor
 from mmseg_pbip.datasets import config_metainfo
-from mmseg_pbip.utils import init_launcher, load_tool_config, local_device
+from mmseg_pbip.utils import (init_launcher, load_tool_config, local_device,
+                              require_extra)
 
 
 def parse_args(argv=None):
@@ -176,6 +177,10 @@ def report(row: dict, stats: dict) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    try:
+        require_extra('wsi')
+    except ImportError as e:
+        stop(str(e))
     try:
         cfg = load_tool_config(args.config, args.cfg_options)
         init_launcher(args.launcher, cfg)

@@ -58,11 +58,13 @@ if ! ls "$wheelhouse"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
   mv "$tmp_wh"/mmcv-*.whl "$wheelhouse/"
   rm -rf "$tmp_wh"
 fi
+# every optional extra too (wsi, pscl, crf, conch), so the tests cover every part
 "${pip[@]}" install --quiet --find-links "$wheelhouse" -r "$here/requirements/mmcv.txt" \
   -r "$here/requirements/runtime.txt" -r "$here/requirements/tests.txt" \
-  -r "$here/requirements/optional.txt" >&2
+  -r "$here/requirements/wsi.txt" -r "$here/requirements/pscl.txt" \
+  -r "$here/requirements/crf.txt" -r "$here/requirements/conch.txt" >&2
 "${pip[@]}" install --quiet --no-deps --no-build-isolation -e "$here" >&2
-"$venv/bin/python" -c "import mmcv.ops, mmseg, mmpretrain, mmdet, transformers, timm, sklearn, pydensecrf.densecrf, conch.open_clip_custom, mmseg_pbip" >&2
+"$venv/bin/python" -c "import mmcv.ops, mmseg, mmpretrain, mmdet, transformers, timm, sklearn, openslide, tiffslide, tifffile, shapely, pydensecrf.densecrf, conch.open_clip_custom, mmseg_pbip" >&2
 touch "$venv/.complete"
 log "environment ready in $(( $(date +%s) - start )) s: $venv"
 echo "$venv"

@@ -8,8 +8,10 @@ _base_ = [
     'mmseg::mask2former/mask2former_swin-t_8xb2-160k_ade20k-512x512.py',
     '../_base_/models/histo_data_preprocessor.py'
 ]
+# mmdet's models (the 'pscl' extra), or an error naming the extra
 custom_imports = dict(
-    imports=['mmdet.models', 'mmseg_pbip'], allow_failed_imports=False)
+    imports=['mmseg_pbip.models.mmdet_components', 'mmseg_pbip'],
+    allow_failed_imports=False)
 default_scope = 'mmseg'
 num_classes = 5
 crop_size = (224, 224)

@@ -5,6 +5,8 @@ from typing import Optional
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from .optional import missing_extra_in
+
 
 def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     """Load a config as MMSeg's tools do.
@@ -16,8 +18,19 @@ def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     Returns:
         Config: The merged config; its ``default_scope`` (``mmseg`` when
         unset) is made the current registry scope.
+
+    Raises:
+        MissingExtraError: A module in the config's ``custom_imports`` needs
+            an optional extra that is not installed (raised as it is, not as
+            MMEngine's message about ``sys.path``).
     """
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except ImportError as e:
+        missing = missing_extra_in(e)
+        if missing is not None:
+            raise missing from None
+        raise
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))

@@ -6,7 +6,7 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from ...utils import atomic_path
+from ...utils import atomic_path, import_optional
 
 TILE = 256
 
@@ -39,7 +39,7 @@ def write_label_tiff(path: str, labels: np.ndarray,
         palette (Sequence): RGB of every class index.
         mpp (float, optional): Micrometres per pixel of ``labels``.
     """
-    import tifffile
+    tifffile = import_optional('tifffile')
     colormap = np.zeros((3, 256), np.uint16)
     for i, rgb in enumerate(palette):
         colormap[:, i] = np.asarray(rgb, np.uint16) * 257
@@ -110,6 +110,7 @@ def label_polygons(labels: np.ndarray,
         shapely geometry or None: a Polygon, a MultiPolygon, or None when
         nothing is left.
     """
+    import_optional('shapely')  # the 'wsi' extra, named if missing
     from shapely import make_valid
     from shapely.geometry import MultiPolygon, Polygon
     from shapely.geometry.polygon import orient
@@ -172,6 +173,7 @@ def write_geojson(path: str,
     Returns:
         int: The number of features written.
     """
+    import_optional('shapely')  # the 'wsi' extra, named if missing
     from shapely.geometry import mapping
     features: List[Dict] = []
     for i, name in enumerate(classes):

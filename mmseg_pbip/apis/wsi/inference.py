@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from ...models.segmentors.wsss_cam_segmentor import tta_switched
-from ...utils import atomic_path
+from ...utils import atomic_path, require_extra
 from .exporters import (class_pixel_counts, write_area_table, write_geojson,
                         write_label_tiff, write_overview)
 from .slide_reader import SlideReader
@@ -195,6 +195,7 @@ def infer_slide(model,
         ``out_size``, ``counts``, ``features``. Nothing is written for a
         slide that cannot be opened or mapped at ``mpp`` (no folder).
     """
+    require_extra('wsi')  # every output needs it: fail before mapping
     start = time.time()
     paths = {name: osp.join(out_dir, name) for name in OUTPUTS}
     work = osp.join(out_dir, 'work')

@@ -6,6 +6,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from ...utils import import_optional
 from .array_image import large_chunk_tiff, open_plain_image
 
 PLAIN_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -77,6 +78,9 @@ class SlideReader:
     def _open(self) -> None:
         errors = []
         if not self.path.lower().endswith(PLAIN_SUFFIXES):
+            # a missing 'wsi' extra is named, not reported as a bad slide
+            import_optional('openslide')
+            import_optional('tiffslide')
             for name in ('openslide', 'tiffslide'):
                 try:
                     self._open_backend(name)
@@ -120,10 +124,8 @@ class SlideReader:
 
     def _open_with(self, name: str):
         if name == 'openslide':
-            import openslide
-            return openslide.OpenSlide(self.path)
-        import tiffslide
-        return tiffslide.TiffSlide(self.path)
+            return import_optional('openslide').OpenSlide(self.path)
+        return import_optional('tiffslide').TiffSlide(self.path)
 
     def __getstate__(self):
         state = dict(self.__dict__)

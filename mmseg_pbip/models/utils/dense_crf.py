@@ -3,22 +3,17 @@ from typing import Optional
 
 import numpy as np
 
+from ...utils import import_optional
+
 
 def import_densecrf():
     """Pydensecrf's ``densecrf`` and ``utils`` modules.
 
     Raises:
-        ImportError: saying how to install the optional extra.
+        ImportError: naming the ``crf`` extra when pydensecrf2 is missing.
     """
-    try:
-        import pydensecrf.densecrf as densecrf
-        import pydensecrf.utils as crf_utils
-    except ImportError as e:
-        raise ImportError(
-            "DenseCRF refinement needs the optional 'pydensecrf2' package: "
-            'pip install pydensecrf2 (or pip install mmseg-pbip[crf]); '
-            'tools/setup_env.sh installs it') from e
-    return densecrf, crf_utils
+    return (import_optional('pydensecrf.densecrf'),
+            import_optional('pydensecrf.utils'))
 
 
 class DenseCRF:
@@ -52,7 +47,7 @@ class DenseCRF:
                  bilateral_srgb: float = 13.,
                  bilateral_compat: float = 10.,
                  clip: float = 1e-5) -> None:
-        import_densecrf()  # fail now, with the install hint, if missing
+        import_densecrf()  # fail now, naming the extra, if missing
         if iterations < 1:
             raise ValueError(f'iterations must be >= 1, got {iterations}')
         self.iterations = int(iterations)

@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from ...utils.optional import import_optional
 from ...utils.safe_loading import read_state_dict
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -296,20 +297,16 @@ def _resolve_timm_layers(kwargs: dict) -> dict:
 
 def _conch_vision_config(overrides: Optional[dict]) -> dict:
     """CONCH's CoCa config (embed dims + vision_cfg) from conch-fork."""
-    try:
-        # its import of timm.models.layers warns of a rename that users of
-        # this plugin cannot act on
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                'ignore',
-                message='Importing from timm.models.layers',
-                category=FutureWarning)
-            from conch import open_clip_custom
-    except ImportError as e:
-        raise ImportError(
-            "CONCH needs the 'conch-fork' package (MahmoodLab's CONCH code "
-            'on PyPI, CC-BY-NC-ND 4.0): pip install conch-fork, or '
-            'pip install mmseg-pbip[conch]') from e
+    # its import of timm.models.layers warns of a rename that users of
+    # this plugin cannot act on
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            'ignore',
+            message='Importing from timm.models.layers',
+            category=FutureWarning)
+        # the 'conch' extra: conch-fork, MahmoodLab's CONCH code on PyPI
+        # (CC-BY-NC-ND 4.0)
+        open_clip_custom = import_optional('conch.open_clip_custom')
     path = osp.join(
         osp.dirname(open_clip_custom.__file__), 'model_configs',
         'conch_ViT-B-16.json')
@@ -538,8 +535,8 @@ def build_foundation_model(spec: dict,
         cfg = _conch_vision_config(arch_overrides)
         # conch-fork's own builder of the vision tower (its create_model
         # also builds the text towers and unpickles the checkpoint)
-        from conch.open_clip_custom.coca_model import _build_vision_tower
-        return _build_vision_tower(**cfg)
+        coca_model = import_optional('conch.open_clip_custom.coca_model')
+        return coca_model._build_vision_tower(**cfg)
     raise ValueError(f"unknown library {library!r}")
 
 
