@@ -1,7 +1,9 @@
 # Runtime shared by every mmseg-pbip config: MMSeg's own runtime, plus the
 # plugin import (children inherit it, so stock MMSeg tools work) and the
 # check that a run either loads pretrained weights or says it does not. As in
-# MMSeg, default_hooks come with the schedules (../_base_/default_hooks.py).
+# MMSeg, default_hooks come with the schedules (./default_hooks.py). PBIP's
+# model bases (./models/pbip_*.py) inherit this file themselves, to add the
+# image-bank hook to custom_hooks; their configs list no runtime.
 _base_ = ['mmseg::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['mmseg_pbip'], allow_failed_imports=False)

@@ -19,5 +19,5 @@ train_dataloader = dict(
     batch_size=8,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        data_prefix=dict(img_path='training', seg_map_path=pseudo_label_dir),
+        data_prefix=dict(seg_map_path=pseudo_label_dir),
         pipeline={{_base_.pseudo_train_pipeline}}))

@@ -25,7 +25,6 @@ model = dict(
         num_classes=5),
     auxiliary_head=dict(in_channels=256, channels=32, num_classes=5))
 train_dataloader = dict(
-    batch_size=8,
     dataset=dict(
-        data_prefix=dict(img_path='training', seg_map_path=pseudo_label_dir),
+        data_prefix=dict(seg_map_path=pseudo_label_dir),
         pipeline={{_base_.pseudo_train_pipeline}}))

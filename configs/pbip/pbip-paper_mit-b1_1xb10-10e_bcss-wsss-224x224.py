@@ -30,7 +30,6 @@ model = dict(
     cls_loss=dict(stage_weights=(1., 1., 1., 0.)),
     match_loss=dict(
         threshold=0.15,
-        threshold_scope='image',
         cam_scaling='relu_max',
         minmax_before_mask=False,
         image_space='rgb01',
@@ -42,21 +41,17 @@ model = dict(
         cam_reg_weight=0.),
     match_cams='class',
     match_stages=(0, 1, 2),
-    train_merge='mean',
     test_merge='mean',
     cam_fusion_weights=(1., 1., 1., 0.),
     tta_flips=(False, ),
     tta_intensities=(1.0, ))
-custom_hooks = [
-    dict(type='WeightSourceCheckHook'),
+# The paper's image bank (section 3.2): the mean of the N_K = 100 patches
+# nearest each K-means centre, RGB in [0, 1], no augmentation.
+custom_hooks = _base_.custom_hooks[:-1] + [
     dict(
-        type='ImageBankHook',
-        k_per_class=3,
+        _base_.image_bank_hook,
         n_per_cluster=100,
-        max_white_fraction=0.5,
-        kmeans='spherical',
         prototype_rule='nearest_mean',
-        seed=42,
         input_space='rgb01',
         augment=False,
         stretch=False)

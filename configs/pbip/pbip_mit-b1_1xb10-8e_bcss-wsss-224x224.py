@@ -4,6 +4,5 @@
 # mIoU is kept (best_mIoU_epoch_*.pth) and makes the pseudo labels.
 _base_ = [
     '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/bcss-wsss.py',
-    '../_base_/schedules/pbip_adamw_poly_8e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/pbip_adamw_poly_8e.py'
 ]
-custom_hooks = [dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}]

@@ -10,8 +10,7 @@
 # works, not what the method reaches with pretrained weights.
 _base_ = [
     '../_base_/models/pbip_mit-b1.py', '../_base_/datasets/demo.py',
-    '../_base_/schedules/adamw_poly_150iters.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/adamw_poly_150iters.py'
 ]
 allow_random_init = True
 model = dict(
@@ -26,8 +25,6 @@ model = dict(
             depths=[1, 1, 2],
             num_heads=[1, 2, 4],
             window_size=7)))
-train_dataloader = dict(batch_size=8, num_workers=1)
 # the released optimiser and poly decay (lr_0 (1 - t / T)), demo length
 optim_wrapper = dict(optimizer=dict(weight_decay=1e-3))
 param_scheduler = [dict(type='ExclusiveEndPolyLR', power=1.0, by_epoch=False)]
-custom_hooks = [dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}]

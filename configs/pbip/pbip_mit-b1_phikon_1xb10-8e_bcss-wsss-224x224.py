@@ -5,5 +5,8 @@
 # publish; the prototype size follows its features). Weights: your own Hugging
 # Face folder (config.json + weights) at pretrained/phikon
 # (tools/model_converters/inspect_foundation_model.py checks it).
-_base_ = ['./pbip_mit-b1_uni_1xb10-8e_bcss-wsss-224x224.py']
+_base_ = [
+    '../_base_/models/pbip_mit-b1_uni.py', '../_base_/datasets/bcss-wsss.py',
+    '../_base_/schedules/pbip_adamw_poly_8e.py'
+]
 model = dict(image_encoder=dict(arch='phikon', checkpoint='pretrained/phikon'))

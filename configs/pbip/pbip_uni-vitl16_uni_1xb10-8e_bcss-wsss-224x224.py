@@ -5,6 +5,5 @@
 _base_ = [
     '../_base_/models/pbip_uni-vitl16_uni.py',
     '../_base_/datasets/bcss-wsss.py',
-    '../_base_/schedules/pbip_adamw_poly_8e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/pbip_adamw_poly_8e.py'
 ]
-custom_hooks = [dict(type='WeightSourceCheckHook'), {{_base_.image_bank_hook}}]

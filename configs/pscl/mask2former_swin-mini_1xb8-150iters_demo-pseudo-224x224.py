@@ -2,7 +2,7 @@
 # configs/pscl/pscl_swin-mini_1xb8-150iters_demo-224x224.py, started from its
 # stage-one checkpoint,
 # trained on its pseudo labels, 150 iterations on a CPU.
-_base_ = ['./mask2former_swin-t_pseudo-base.py']
+_base_ = ['../_base_/mask2former_swin-t_pseudo.py']
 stage1_checkpoint = (
     'work_dirs/demo/pscl_swin-mini_1xb8-150iters_demo-224x224/'
     'iter_150.pth')

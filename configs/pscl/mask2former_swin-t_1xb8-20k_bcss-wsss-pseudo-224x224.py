@@ -3,4 +3,4 @@
 # by
 # tools/generate_pseudo_labels.py
 # configs/pscl/pscl_swin-t_1xb10-5e_bcss-wsss-224x224.py CKPT).
-_base_ = ['./mask2former_swin-t_pseudo-base.py']
+_base_ = ['../_base_/mask2former_swin-t_pseudo.py']

@@ -1,5 +1,5 @@
 # PSCL stage two on LUAD-HistoSeg.
-_base_ = ['./mask2former_swin-t_pseudo-base.py']
+_base_ = ['../_base_/mask2former_swin-t_pseudo.py']
 stage1_checkpoint = ('work_dirs/pscl_swin-t_1xb10-5e_luad-histoseg-224x224/'
                      'epoch_5.pth')
 dataset = dict(type='LUADHistoSegDataset', data_root='data/LUAD-HistoSeg')

@@ -15,5 +15,4 @@ model = dict(
         init_cfg=None),
     head=dict(in_channels=256),
     pscl_loss=dict(in_channels=256, proj_channels=64))
-train_dataloader = dict(batch_size=8, num_workers=1)
 optim_wrapper = dict(optimizer=dict(lr=2e-4))

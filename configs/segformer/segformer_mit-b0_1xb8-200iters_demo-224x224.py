@@ -10,7 +10,6 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 allow_random_init = True
-crop_size = (224, 224)
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     data_preprocessor={{_base_.histo_data_preprocessor}},

@@ -11,12 +11,16 @@
 # ReLU, per-class min-max, x label, upsample, fuse 0.3/0.3/0.4, flip x
 # {0.9, 1.0, 1.1} TTA, never background. Mixed precision (released: fp16
 # autocast on a GPU) is `tools/train.py --amp`; without it runs are fp32.
-# Weights (see README "Weights"): convert NVlabs mit_b1.pth with
+# Weights (docs/methods.md, "Weights"): convert NVlabs mit_b1.pth with
 #   python tools/model_converters/mit2mmseg.py mit_b1.pth \
 #       pretrained/mit_b1_mmseg.pth
 # and copy microsoft/swin-tiny-patch4-window7-224 to pretrained/ (or give a
 # MedCLIP pytorch_model.bin as image_encoder.checkpoint).
-_base_ = ['./histo_data_preprocessor.py']
+# The runtime is a base of this file, not of the configs that use it: PBIP
+# adds its image-bank hook to the runtime's `custom_hooks` (below), and
+# MMEngine refuses a key that two bases of one config both define. A config
+# inheriting this file lists no runtime of its own.
+_base_ = ['./histo_data_preprocessor.py', '../default_runtime.py']
 num_classes = 4
 model = dict(
     type='PBIPSegmentor',
@@ -97,6 +101,8 @@ image_bank_hook = dict(
     input_space='inputs',
     augment=True,
     stretch=True)
+# The runtime's hooks, then the image bank (built before the first iteration).
+custom_hooks = _base_.custom_hooks + [image_bank_hook]
 # Released pseudo labels for stage two: no test-time augmentation, from the
 # best-validation checkpoint (tools/generate_pseudo_labels.py).
 pseudo_label_tta = False

@@ -13,7 +13,7 @@
 # Any other model is one line: image_encoder.arch (and its checkpoint), e.g.
 #   --cfg-options model.image_encoder.arch=uni2-h \
 #       model.image_encoder.checkpoint=pretrained/uni2-h/pytorch_model.bin
-# (models, files and licences: README "Foundation models";
+# (models, files and licences: docs/methods.md, "Foundation models";
 # tools/model_converters/inspect_foundation_model.py checks a download).
 _base_ = ['./pbip_mit-b1.py']
 model = dict(
@@ -25,4 +25,7 @@ model = dict(
         checkpoint='pretrained/uni/pytorch_model.bin'),
     match_loss=dict(
         image_space='rgb01', minmax_before_mask=False, cam_scaling='relu_max'))
-image_bank_hook = dict(input_space='rgb01', stretch=False)
+image_bank_hook = dict(
+    _base_.image_bank_hook, input_space='rgb01', stretch=False)
+# the runtime's hooks, then this image bank in place of the released one
+custom_hooks = _base_.custom_hooks[:-1] + [image_bank_hook]

@@ -1,12 +1,19 @@
-# PSCL stage two, shared part: MMSeg's Mask2Former Swin-T config (it needs
-# mmdet) re-targeted at a histopathology dataset's pseudo labels. The Swin
-# backbone starts from the PSCL stage-one checkpoint (`stage1_checkpoint`,
-# its `backbone.*` weights) and the whole model trains end to end.
-# Children set the dataset (type, data_root, pseudo_label_dir) and
-# stage1_checkpoint. Labels: 4 tissue classes + background (4).
+# PSCL stage two, shared by configs/pscl/mask2former_*: MMSeg's Mask2Former
+# Swin-T config (it needs mmdet) re-targeted at a histopathology dataset's
+# pseudo labels. The Swin backbone starts from the PSCL stage-one checkpoint
+# (`stage1_checkpoint`, its `backbone.*` weights) and the whole model trains
+# end to end. Children set the dataset (type, data_root, pseudo-label folder)
+# and stage1_checkpoint. Labels: 4 tissue classes + background (4); defaults:
+# BCSS-WSSS and the checkpoint of
+# configs/pscl/pscl_swin-t_1xb10-5e_bcss-wsss-224x224.py.
+# MMSeg ships Mask2Former only as a whole config (model, ADE20K data,
+# schedule, runtime), and MMEngine refuses a key that two bases of one file
+# both define: so this file states the BCSS-WSSS data of
+# ./datasets/bcss-wsss.py, the plugin's hooks of ./default_hooks.py and the
+# runtime keys of ./default_runtime.py again instead of inheriting them.
 _base_ = [
     'mmseg::mask2former/mask2former_swin-t_8xb2-160k_ade20k-512x512.py',
-    '../_base_/models/histo_data_preprocessor.py'
+    './models/histo_data_preprocessor.py'
 ]
 # mmdet's models (the 'pscl' extra), or an error naming the extra
 custom_imports = dict(
@@ -21,10 +28,7 @@ data_preprocessor = {{_base_.histo_data_preprocessor}}  # size 224 x 224
 model = dict(
     data_preprocessor=data_preprocessor,
     backbone=dict(
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint=stage1_checkpoint,
-            prefix='backbone.')),
+        init_cfg=dict(checkpoint=stage1_checkpoint, prefix='backbone.')),
     decode_head=dict(
         num_classes=num_classes,
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])))
@@ -93,25 +97,23 @@ optim_wrapper = dict(type='FiniteGradOptimWrapper')
 param_scheduler = [
     dict(type='PolyLR', eta_min=0, power=0.9, begin=0, by_epoch=False)
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=20000, val_interval=2000)
+train_cfg = dict(max_iters=20000, val_interval=2000)
 # MMSeg's hooks of the config above, plus this plugin's protections (as in
-# ../_base_/default_hooks.py, which cannot be a second base of this file:
-# both define default_hooks)
+# ./default_hooks.py)
 default_hooks = dict(
     checkpoint=dict(
         type='AtomicCheckpointHook',
-        by_epoch=False,
         interval=2000,
         max_keep_ckpts=3,
         save_last=True),
     non_finite_loss=dict(type='NonFiniteLossHook'),
     safe_loading=dict(type='SafeCheckpointLoadingHook'),
     checkpoint_check=dict(type='CheckpointCompatibilityHook'),
-    visualization=dict(type='SegVisualizationHook', interval=1))
+    visualization=dict(interval=1))
 custom_hooks = [dict(type='WeightSourceCheckHook')]
 allow_random_init = False
 env_cfg = dict(cudnn_benchmark=False)
-# as in _base_/default_runtime.py: DDP also for CPU (gloo) processes
+# as in ./default_runtime.py: DDP also for CPU (gloo) processes
 model_wrapper_cfg = dict(
     type='DeviceAgnosticDDP',
     broadcast_buffers=False,
