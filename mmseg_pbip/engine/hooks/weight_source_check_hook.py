@@ -57,7 +57,7 @@ class WeightSourceCheckHook(Hook):
                 'The model config names no pretrained weights (no '
                 "init_cfg=dict(type='Pretrained', checkpoint=...), "
                 'pretrained=..., load_from or resume). Point it at local '
-                'weight files (see the README, "Weights"), or set '
+                'weight files (see docs/reproduction.md, "Weights"), or set '
                 'allow_random_init=True to train from random weights on '
                 'purpose.')
         banner = '!' * 78
