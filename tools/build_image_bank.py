@@ -58,6 +58,9 @@ def main():
         tool_work_dir(cfg, args.config), 'image_bank.pth')
     encoder = MODELS.build(cfg.model.image_encoder).to(
         local_device(args.device))
+    # the bank must suit the model that will read it (ImageBankHook's rules)
+    match_loss = cfg.model.get('match_loss')
+    hook.check_model(encoder, MODELS.build(match_loss) if match_loss else None)
     start = time.time()
     bank = bank_from_config(cfg, encoder, **hook.settings)
     if is_main_process():

@@ -13,6 +13,8 @@ from PIL import Image
 from ...datasets import cls_label_from_mask, config_metainfo
 from ...image_bank import (BankImageReader, build_image_bank, load_image_bank,
                            save_image_bank)
+from ...models.utils.switch_rules import (BANK_RULES, bank_switches,
+                                          check_switches)
 from ..model_wrappers import unwrap_model
 
 
@@ -84,7 +86,10 @@ class ImageBankHook(Hook):
     single-process build. At test time a missing file is fine when the
     checkpoint holds the prototypes.
 
-    The defaults are the released code's settings.
+    The defaults are the released code's settings. Settings that do not go
+    with the model (e.g. ``input_space`` other than the match loss's
+    ``image_space``) are refused in :meth:`before_run`, before anything is
+    read or built.
 
     Args:
         bank_file (str, optional): Path of the bank file. Defaults to
@@ -144,8 +149,17 @@ class ImageBankHook(Hook):
         self.rebuild = rebuild
         self.check_encoder = check_encoder
 
+    def check_model(self, encoder, match_loss=None) -> None:
+        """Refuse bank settings that do not go with the model's encoder and
+        match loss (:data:`BANK_RULES`), before anything is encoded."""
+        check_switches(
+            bank_switches(self.settings, encoder, match_loss), BANK_RULES,
+            'ImageBankHook')
+
     def before_run(self, runner) -> None:
         model = unwrap_model(runner.model)
+        match_loss = getattr(model, 'match_loss', None)
+        self.check_model(model.image_encoder, match_loss)
         if self.bank_file is None:
             self.bank_file = osp.join(runner.work_dir, 'image_bank.pth')
         # rank 0 decides: the others must not see a file it is writing

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ..utils.switch_rules import MODEL_RULES, check_switches, pbip_switches
 from .wsss_cam_segmentor import WSSSCAMSegmentor
 
 Tensor = torch.Tensor
@@ -40,6 +41,11 @@ class PBIPSegmentor(WSSSCAMSegmentor):
     to the input (bilinear, ``align_corners=True``) and fused with
     ``cam_fusion_weights``; the fused maps are averaged over the test-time
     views and arg-maxed over the tissue classes (released order).
+
+    Switch values that do not go together (e.g. ``contrast='paper'`` of
+    the match loss with ``match_cams='subclass'``) are refused here, with
+    one ValueError naming every violated rule (see
+    :mod:`mmseg_pbip.models.utils.switch_rules`).
 
     Args:
         backbone (dict): Backbone config.
@@ -115,26 +121,13 @@ class PBIPSegmentor(WSSSCAMSegmentor):
             self.image_encoder = MODELS.build(image_encoder)
         self.cls_loss = MODELS.build(cls_loss)
         self.match_loss = MODELS.build(match_loss) if match_loss else None
-        if self.image_encoder.out_channels != self.head.prototype_dim:
-            raise ValueError(
-                f'image_encoder gives {self.image_encoder.out_channels}-d '
-                f'features but head.prototype_dim is '
-                f'{self.head.prototype_dim}')
-        if len(cam_fusion_weights) != len(self.head.stages):
-            raise ValueError(
-                f'cam_fusion_weights has {len(cam_fusion_weights)} entries '
-                f'for {len(self.head.stages)} head stages')
-        if match_cams not in ('subclass', 'class'):
-            raise ValueError("match_cams must be 'subclass' or 'class', got "
-                             f'{match_cams!r}')
-        if match_cams == 'subclass' and len(match_stages) != 1:
-            raise ValueError("match_cams='subclass' reads one stage; got "
-                             f'match_stages={tuple(match_stages)}')
         self.match_cams = match_cams
         self.match_stages = list(match_stages)
         self.train_merge = train_merge
         self.test_merge = test_merge
         self.cam_fusion_weights = [float(w) for w in cam_fusion_weights]
+        # refuse switch values that do not go together (one error, all rules)
+        check_switches(pbip_switches(self), MODEL_RULES, 'PBIPSegmentor')
 
     @property
     def proto_class(self) -> Tensor:
