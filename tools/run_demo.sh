@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the embedded demo data, on a CPU, in one command:
 #   demo data -> image bank + PBIP stage one -> stage-one test (CAM pseudo
-#   masks) -> pseudo labels -> DeepLabV3+ stage two -> stage-two test
-#   -> summary of mIoU / FwIoU / bIoU / Dice for both stages -> a synthetic
+#   masks) -> pseudo labels, scored against the training patches' true masks
+#   (which training never reads) -> DeepLabV3+ stage two -> stage-two test
+#   -> summary of mIoU / FwIoU / bIoU / Dice and per-class IoU for both stages
+#   and the pseudo labels -> a synthetic
 #   whole slide mapped by the stage-one model (mask TIFF, overview, QuPath
 #   GeoJSON, area table).
 # Synthetic data and RANDOM weights (no weights can be downloaded here): the
@@ -35,6 +37,9 @@ step "pseudo labels for every training image (best-validation checkpoint)"
 rm -rf "$pseudo"  # they belong to the checkpoint just trained
 "$py" tools/generate_pseudo_labels.py "$stage1" --work-dir "$w1" \
   --out-dir "$pseudo" --overlay-dir "$w1/pseudo_label_overlays"
+step "pseudo-label quality on the training split (the demo's true masks)"
+"$py" tools/analysis_tools/eval_pseudo_labels.py "$stage1" "$pseudo" \
+  data/demo/training_mask --work-dir "$w1/pseudo_label_eval"
 step "stage two: training $(basename "$stage2" .py) on the pseudo labels"
 "$py" tools/train.py "$stage2" --work-dir "$w2"
 step "stage two: test"

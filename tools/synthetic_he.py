@@ -31,7 +31,9 @@ BACKGROUND = BCSSWSSSDataset.METAINFO['background_index']
 PALETTE = BCSSWSSSDataset.METAINFO['palette']
 SPLITS = {'training': 0, 'val': 1, 'test': 2}
 # Bumped whenever the drawing changes, so stale demo folders are rewritten.
-GENERATOR_VERSION = 6
+GENERATOR_VERSION = 7
+# The true masks of the training patches, for judging pseudo labels only.
+TRAINING_MASK_DIR = 'training_mask'
 
 
 def _smooth_noise(rng, size: int, sigma: float) -> np.ndarray:
@@ -185,6 +187,7 @@ def write_demo_dataset(out_dir: str,
     Layout::
 
         out_dir/training/DEMO-<i>_xmin<x>_ymin<y>_MPP-0.2500+0[1101].png
+        out_dir/training_mask/<the same name>.png       (P mode, 0-3, 4 = bg)
         out_dir/{val,test}/img/DEMO-<split>-<i>.png
         out_dir/{val,test}/mask/DEMO-<split>-<i>.png  (P mode, 0-3, 4 = bg)
         out_dir/demo_meta.json                          (parameters, counts)
@@ -195,6 +198,11 @@ def write_demo_dataset(out_dir: str,
         size (int): Patch side in pixels (224 in the real datasets).
         seed (int): Seed; the same seed gives byte-identical files.
 
+    The training masks are what the real datasets do not have: no config
+    reads them (training sees only the file names' labels); they exist to
+    measure the pseudo labels against the truth
+    (``tools/analysis_tools/eval_pseudo_labels.py``).
+
     Returns:
         dict: Number of patches per split and per-class training counts.
     """
@@ -202,7 +210,10 @@ def write_demo_dataset(out_dir: str,
     class_counts = np.zeros(NUM_CLASSES, np.int64)
     for split, num in counts.items():
         if split == 'training':
-            dirs = [osp.join(out_dir, 'training')]
+            dirs = [
+                osp.join(out_dir, 'training'),
+                osp.join(out_dir, TRAINING_MASK_DIR)
+            ]
         else:
             dirs = [
                 osp.join(out_dir, split, 'img'),
@@ -218,11 +229,10 @@ def write_demo_dataset(out_dir: str,
                 x, y = 224 * (i % 97), 224 * (i // 97)
                 name = (f'DEMO-{i:05d}_xmin{x}_ymin{y}_MPP-0.2500+0'
                         f"{format_cls_label(label, 'bcss-wsss')}.png")
-                _save_png(osp.join(dirs[0], name), img)
             else:
                 name = f'DEMO-{split}-{i:05d}.png'
-                _save_png(osp.join(dirs[0], name), img)
-                save_index_png(osp.join(dirs[1], name), mask, PALETTE)
+            _save_png(osp.join(dirs[0], name), img)
+            save_index_png(osp.join(dirs[1], name), mask, PALETTE)
     summary = dict(
         counts=counts,
         train_class_counts=dict(

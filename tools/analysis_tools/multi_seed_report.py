@@ -1,5 +1,6 @@
 """Run a config over several seeds, or collect finished runs, and report mean
-+- std of mIoU, FwIoU, bIoU and Dice (a Table-1-style row).
++- std of mIoU, FwIoU, bIoU and Dice (a Table-1-style row) and of per-class
+IoU.
 
     # train and test every seed (tools/train.py then tools/test.py)
     python tools/analysis_tools/multi_seed_report.py run CONFIG \
@@ -47,11 +48,20 @@ def latest_test_metrics(work_dir: str) -> dict:
         'CONFIG CKPT --work-dir WORK_DIR/test first)')
 
 
+def class_keys(runs: list) -> list:
+    """The per-class IoU keys (``IoU.<class>``) that every run has, in the
+    first run's order."""
+    return [
+        k for k in runs[0]
+        if k.startswith('IoU.') and all(k in r for r in runs)
+    ]
+
+
 def summarise(name: str, runs: list) -> dict:
-    """Mean and sample std (n - 1) of every metric over ``runs`` (std None
-    for one run: it has no spread to estimate)."""
+    """Mean and sample std (n - 1) of every metric and per-class IoU over
+    ``runs`` (std None for one run: it has no spread to estimate)."""
     summary = dict(name=name, n=len(runs))
-    for key in METRICS:
+    for key in (*METRICS, *class_keys(runs)):
         values = np.asarray([r[key] for r in runs], dtype=np.float64)
         summary[key] = dict(
             mean=float(values.mean()),
@@ -60,19 +70,31 @@ def summarise(name: str, runs: list) -> dict:
 
 
 def markdown(summaries: list) -> str:
-    """A Markdown table, one row per summary."""
-    lines = [
-        '| run | seeds | ' + ' | '.join(f'{k} (%)' for k in METRICS) + ' |',
-        '|---|---|' + '---|' * len(METRICS)
-    ]
+    """A Markdown table, one row per summary, and one of per-class IoU when the
+    runs have it."""
 
     def cell(stat):
+        if stat is None:
+            return '-'
         spread = 'n/a' if stat['std'] is None else f"{stat['std']:.2f}"
         return f"{stat['mean']:.2f} ± {spread}"
 
-    for s in summaries:
-        lines.append(f"| {s['name']} | {s['n']} | " +
-                     ' | '.join(cell(s[k]) for k in METRICS) + ' |')
+    def table(keys, titles):
+        lines = [
+            '| run | seeds | ' + ' | '.join(titles) + ' |',
+            '|---|---|' + '---|' * len(keys)
+        ]
+        for s in summaries:
+            lines.append(f"| {s['name']} | {s['n']} | " +
+                         ' | '.join(cell(s.get(k)) for k in keys) + ' |')
+        return lines
+
+    lines = table(METRICS, [f'{k} (%)' for k in METRICS])
+    per_class = list(
+        dict.fromkeys(k for s in summaries for k in s if k.startswith('IoU.')))
+    if per_class:
+        lines += ['', 'Per-class IoU (%):', '']
+        lines += table(per_class, [k[4:] for k in per_class])
     return '\n'.join(lines)
 
 
@@ -137,7 +159,8 @@ def main():
                 summary=summarise(name, runs),
                 runs=[{
                     k: r[k]
-                    for k in (*METRICS, 'work_dir', 'source')
+                    for k in (*METRICS, *class_keys(runs), 'work_dir',
+                              'source')
                 } for r in runs]))
     table = markdown([r['summary'] for r in report])
     print(table)
