@@ -40,7 +40,7 @@ train_pipeline = [
     dict(type='LoadHistoAnnotations'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='RandomRotate90', prob=0.5),
+    dict(type='RandomRotate90', prob=0.5, quarter_turns=(0, 1, 2, 3)),
     dict(type='PackHistoSegInputs'),
 ]
 test_pipeline = [
