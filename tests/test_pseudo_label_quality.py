@@ -110,3 +110,9 @@ def test_stage_two_loader_counts(bcss_wsss_root):
         share = 100 * pixels / (quarter * 12)
         assert f'{name:>12} {pixels:12d} {share:6.2f}% {images:7d}' in out, (
             name, out[-800:])
+    # median-frequency weights: median share over each present label's
+    shares = [sum(row.count(c) for row in PSEUDO) / 12 for c in range(5)]
+    present = sorted(x for x in shares if x)
+    median = (present[1] + present[2]) / 2  # four labels present
+    weights = ', '.join(f'{median / x if x else 1.0:.2f}' for x in shares)
+    assert f'(loss_decode.class_weight): [{weights}]' in out

@@ -8,7 +8,9 @@ pipeline with the random flips / rotations, its batch size) and counts, per
 label value, the pixels of ``gt_sem_seg`` in what comes out, and the images
 whose image-level label holds each class. For a stage-two config this is what
 the segmentation loss is trained on: the pseudo labels as paired with their
-images after augmentation. ``--batches`` defaults to one pass over the
+images after augmentation. Also printed: median-frequency class weights of
+those counts, for the loss's ``class_weight`` when the pseudo labels are
+unbalanced. ``--batches`` defaults to one pass over the
 dataset (a stage-two config's InfiniteSampler never ends by itself).
 """
 import argparse
@@ -84,7 +86,29 @@ def main(argv=None) -> int:
     print(f"{'label':>12} {'pixels':>12} {'share':>7} {'images':>7}")
     for name, p, n in zip(classes + ['(ignore)'], pixels, list(images) + ['']):
         print(f'{name:>12} {p:12d} {100 * p / total:6.2f}% {n!s:>7}')
+    weights = median_frequency_weights(pixels[:len(classes)])
+    print('median-frequency class weights (loss_decode.class_weight): [' +
+          ', '.join(f'{w:.2f}' for w in weights) + ']')
     return 0
+
+
+def median_frequency_weights(pixels: np.ndarray) -> list:
+    """Median-frequency balancing (Eigen and Fergus, 2015): each label's weight
+    is the median of the labels' pixel frequencies over its own; a label with
+    no pixels (background in pseudo labels) gets 1.
+
+    Args:
+        pixels (np.ndarray): ``[C]`` pixel counts per label value.
+
+    Returns:
+        list[float]: ``C`` weights.
+    """
+    present = pixels > 0
+    if not present.any():
+        return [1.0] * len(pixels)
+    freq = pixels / pixels.sum()
+    median = float(np.median(freq[present]))
+    return [median / f if f > 0 else 1.0 for f in freq]
 
 
 if __name__ == '__main__':
