@@ -18,11 +18,10 @@ import math
 import sys
 
 import numpy as np
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-import mmseg_pbip  # noqa: F401
+from mmseg_pbip.utils import load_tool_config
 
 
 def parse_args(argv=None):
@@ -68,10 +67,7 @@ def count_labels(loader, batches: int, num_labels: int) -> tuple:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     loader_cfg = cfg[f'{args.split}_dataloader'].copy()
     loader_cfg.update(num_workers=0, persistent_workers=False)
     loader = Runner.build_dataloader(

@@ -26,11 +26,10 @@ import time
 
 import numpy as np
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, METRICS
 from PIL import Image
 
-from mmseg_pbip.utils import atomic_path
+from mmseg_pbip.utils import atomic_path, load_tool_config
 
 
 def parse_args(argv=None):
@@ -119,10 +118,7 @@ def evaluate(cfg: Config, pseudo_dir: str, mask_dir: str) -> tuple:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    cfg = load_tool_config(args.config, args.cfg_options)
     metrics, counts, names = evaluate(cfg, args.pseudo_dir, args.mask_dir)
     print(f'pseudo labels {args.pseudo_dir} against {args.mask_dir}:')
     print(', '.join(f'{k} {metrics[k]:.2f}'
