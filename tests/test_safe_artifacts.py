@@ -135,11 +135,14 @@ def test_bank_of_another_encoder_or_classes(demo_root, tmp_path):
             as err:
         runner.train()
     assert str(err.value).startswith(bank)
-    # another encoder type (CLIP), another feature size
+    # another encoder type (CLIP), another feature size; fed the network's
+    # normalised input as the demo's released-style bank is (a second
+    # normalisation is refused at build, see tests/test_switch_rules.py)
     clip = dict(
         _delete_=True,
         type='CLIPVisionEncoder',
         allow_random_init=True,
+        normalize=False,
         hf_config=dict(
             image_size=56,
             patch_size=28,
