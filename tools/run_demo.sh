@@ -50,8 +50,11 @@ step "whole slide: a synthetic pyramidal TIFF mapped by the stage-one model"
 "$py" tools/infer_wsi.py "$stage1" "$(ls -t "$w1"/best_*.pth | head -1)" \
   data/demo/slides/demo_slide.tiff --out-dir "$work/wsi" --no-progress
 step "summary"
-"$py" tools/analysis_tools/multi_seed_report.py collect "$w1" "$w2" \
-  --names "stage one: $(basename "$stage1" .py)" "stage two: $(basename "$stage2" .py)" \
+"$py" tools/analysis_tools/multi_seed_report.py collect \
+  "$w1" "$w1/pseudo_label_eval" "$w2" \
+  --names "stage one (test): $(basename "$stage1" .py)" \
+  "pseudo labels (training split, true masks)" \
+  "stage two (test): $(basename "$stage2" .py)" \
   --out "$work/summary.json"
 cat <<MSG
 [run_demo] done in $(( $(date +%s) - start )) s. Synthetic data, random weights.
