@@ -27,7 +27,6 @@ import time
 import numpy as np
 from mmengine.config import Config, DictAction
 from mmseg.registry import DATASETS, METRICS
-from PIL import Image
 
 from mmseg_pbip.utils import atomic_path, load_tool_config
 
@@ -49,42 +48,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def training_names(cfg: Config) -> tuple:
-    """The training split's image stems, in the dataset's order, and its
-    metainfo."""
+def label_maps(cfg: Config, folder: str):
+    """The config's training split paired with the label PNGs of ``folder`` as
+    stage two pairs them (``data_prefix.seg_map_path``), each item's
+    ``gt_seg_map`` loaded and checked by ``LoadHistoAnnotations``; the dataset
+    names an image whose PNG is missing."""
     data_cfg = cfg.train_dataloader.dataset.copy()
-    data_cfg.pipeline = []
-    dataset = DATASETS.build(data_cfg)
-    stems = [
-        osp.splitext(osp.basename(dataset.get_data_info(i)['img_path']))[0]
-        for i in range(len(dataset))
-    ]
-    return stems, dataset.metainfo
-
-
-def read_pair(stem: str, pseudo_dir: str, mask_dir: str) -> tuple:
-    """The ``[H, W]`` pseudo label and true mask of one image (errors name the
-    file)."""
-    pair = []
-    for folder in (pseudo_dir, mask_dir):
-        path = osp.join(folder, stem + '.png')
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'{path}: missing (one PNG per training '
-                                    f'image is expected in {folder})')
-        try:
-            with Image.open(path) as im:
-                label = np.asarray(im)
-        except OSError as e:
-            raise ValueError(f'{path}: cannot be read as a label PNG: {e}')
-        if label.ndim != 2:
-            raise ValueError(f'{path}: a label PNG has one channel (P or L '
-                             f'mode), got shape {label.shape}')
-        pair.append(label)
-    if pair[0].shape != pair[1].shape:
-        raise ValueError(
-            f'{osp.join(pseudo_dir, stem)}.png: size {pair[0].shape} differs '
-            f'from its true mask {pair[1].shape}')
-    return tuple(pair)
+    data_cfg.data_prefix = dict(
+        data_cfg.data_prefix, seg_map_path=osp.abspath(folder))
+    data_cfg.pipeline = [dict(type='LoadHistoAnnotations')]
+    return DATASETS.build(data_cfg)
 
 
 def evaluate(cfg: Config, pseudo_dir: str, mask_dir: str) -> tuple:
@@ -95,7 +68,9 @@ def evaluate(cfg: Config, pseudo_dir: str, mask_dir: str) -> tuple:
         ``{'pseudo': [...], 'truth': [...]}`` pixel counts per label value
         (tissue classes, then background) and the class names.
     """
-    stems, meta = training_names(cfg)
+    pseudo_set, truth_set = label_maps(cfg,
+                                       pseudo_dir), label_maps(cfg, mask_dir)
+    meta = pseudo_set.metainfo
     evaluator_cfg = cfg.test_evaluator
     if isinstance(evaluator_cfg, (list, tuple)):
         evaluator_cfg = evaluator_cfg[0]
@@ -104,8 +79,12 @@ def evaluate(cfg: Config, pseudo_dir: str, mask_dir: str) -> tuple:
     num = meta['background_index'] + 1
     counts = dict(
         pseudo=np.zeros(num, np.int64), truth=np.zeros(num, np.int64))
-    for stem in stems:
-        pseudo, truth = read_pair(stem, pseudo_dir, mask_dir)
+    for p, t in zip(pseudo_set, truth_set):
+        pseudo, truth = p['gt_seg_map'], t['gt_seg_map']
+        if pseudo.shape != truth.shape:
+            raise ValueError(
+                f"{p['seg_map_path']}: size {pseudo.shape} differs from its "
+                f"true mask {t['seg_map_path']} {truth.shape}")
         metric.results.append(metric.compute_sample(pseudo, truth))
         counts['pseudo'] += np.bincount(pseudo.ravel(), minlength=256)[:num]
         counts['truth'] += np.bincount(truth.ravel(), minlength=256)[:num]
