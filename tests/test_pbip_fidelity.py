@@ -308,7 +308,7 @@ def test_released_test_time_cams_and_pseudo_labels_match_the_reference():
     assert torch.equal(pred, ref.argmax(1))
     assert int(pred.max()) < 4  # never background
     # pseudo labels: the same without test-time augmentation
-    model.tta_enabled = False
+    model.tta_flips, model.tta_intensities = [False], [1.0]
     with torch.no_grad():
         ref = released_test_cams(model, inputs, labels, tta=False)
         ours = model.predict(inputs, batch(1)[2])

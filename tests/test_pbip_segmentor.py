@@ -120,11 +120,41 @@ def test_test_time_augmentation(demo_root, tmp_path):
             model._fused_cams_once(inputs.flip(-1) * 0.9, None).flip(-1),
             model._fused_cams_once(inputs.flip(-1) * 1.1, None).flip(-1),
         ]
-        # off (the pseudo-label tool's switch): one plain view
-        model.tta_enabled = False
-        assert torch.equal(model.fused_cams(inputs), plain)
     assert torch.allclose(cams, sum(views) / 4, atol=1e-6)
     assert not torch.allclose(cams, plain)
+
+
+def test_without_test_views(demo_root, tmp_path):
+    """Pseudo labels and slides build a CAM model from one plain view (config-
+    level; nothing is switched on a built model); other segmentors' configs
+    pass unchanged."""
+    from utils import STAGE2_DEMO
+
+    from mmseg_pbip.models.segmentors import without_test_views
+    cfg = Config.fromfile(PBIP_DEMO)
+    assert list(cfg.model.tta_flips) == [False, True]
+    single = without_test_views(cfg.model)
+    assert list(single['tta_flips']) == [False]
+    assert list(single['tta_intensities']) == [1.0]
+    assert list(cfg.model.tta_flips) == [False, True]  # a copy
+    rest = {k: v for k, v in single.items() if not k.startswith('tta_')}
+    assert rest == {
+        k: v
+        for k, v in cfg.model.items() if not k.startswith('tta_')
+    }
+    stage_two = Config.fromfile(STAGE2_DEMO).model
+    assert without_test_views(stage_two) == stage_two
+    # a model built so predicts the plain view's CAMs
+    model = build_model(demo_root, tmp_path).eval()
+    plain = build_model(
+        demo_root, tmp_path, tta_flips=(False, ),
+        tta_intensities=(1.0, )).eval()
+    plain.load_state_dict(model.state_dict())
+    data = model.data_preprocessor(batch([[1, 1, 0, 1]]), False)
+    with torch.no_grad():
+        assert torch.equal(
+            plain.fused_cams(data['inputs']),
+            model._fused_cams_once(data['inputs'], None))
 
 
 def test_cls_loss_name_is_the_log_key(demo_root, tmp_path):

@@ -19,6 +19,7 @@ from utils import (PBIP_DEMO, REPO, STAGE2_DEMO, cfg_options, run,
 from mmseg_pbip.apis import generate_pseudo_labels
 from mmseg_pbip.evaluation import PseudoLabelWriter
 from mmseg_pbip.image_bank import load_image_bank
+from mmseg_pbip.models.segmentors import without_test_views
 
 
 def stage_one(demo_root, tmp_path):
@@ -141,9 +142,8 @@ def test_demo_pipeline_end_to_end(demo_root, tmp_path):
     # each PNG is the stage-one model's own prediction without test-time
     # views, computed here by calling the model on the same batches of 8
     cfg.model.argmax_present_only = True
-    model = MODELS.build(cfg.model).eval()
+    model = MODELS.build(without_test_views(cfg.model)).eval()
     load_checkpoint(model, best, map_location='cpu', strict=True)
-    model.tta_enabled = False
     ds_cfg = cfg.train_dataloader.dataset.copy()
     ds_cfg.update(data_root=demo_root, pipeline=cfg.pseudo_label_pipeline)
     dataset = DATASETS.build(ds_cfg)

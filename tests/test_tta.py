@@ -45,16 +45,20 @@ def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
     assert list(cfg.model.tta_flips) == [False, True]
     assert len(intensities) > 1
     model.tta_intensities = intensities
+    model.tta_flips = [False, True]  # the config's own views
     tta = MODELS.build(dict(type='HistoTTAModel', module=model))
-    assert model.tta_flips == [False]  # the pipeline makes the flips
-    assert model.tta_merge  # and the CRF waits for the merge
+    # the wrapper changes nothing in the segmentor: the pipeline's views come
+    # on top of the segmentor's own
+    assert model.tta_flips == [False, True]
+    assert model.tta_intensities == intensities
     data = tta_views(cfg, write_case(tmp_path))
     # per view, a batch of one image
     assert [v[0].flip for v in data['data_samples']] == [False, True]
     with torch.no_grad():
         out = tta.test_step(data)[0]
         # expected: every (flip, factor) view computed one by one on the
-        # plain input, flipped back, averaged (the released TTA)
+        # plain input, flipped back, averaged (the released TTA); the
+        # pipeline's flip doubles each view, which leaves the mean as it is
         plain = model.data_preprocessor(
             dict(
                 inputs=[data['inputs'][0][0]],
@@ -82,7 +86,25 @@ def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
     assert set(pred.unique().tolist()) <= {0, 2, 4}
     assert out.gt_sem_seg.data.shape == (1, 48, 40)
     assert osp.basename(out.img_path) == 'a.png'
-    assert 'tta_image' not in out
+    assert 'input_rgb' not in out
+    # each view carries its image for the glass rule, in the original
+    # orientation: the flipped view's image is the plain view's
+    with torch.no_grad():
+        views = [
+            model.test_step(
+                dict(
+                    inputs=[data['inputs'][i][0]],
+                    data_samples=[data['data_samples'][i][0]]))[0]
+            for i in range(2)
+        ]
+    assert torch.equal(views[0].input_rgb.data, views[1].input_rgb.data)
+
+
+def test_cam_views_with_a_crf_are_refused(demo_root, tmp_path):
+    """The CRF would run on every view: HistoTTAModel refuses it at build."""
+    model = build_model(demo_root, tmp_path, crf=dict(iterations=1)).eval()
+    with pytest.raises(ValueError, match='CRF'):
+        MODELS.build(dict(type='HistoTTAModel', module=model))
 
 
 def test_other_segmentors_merge_as_mmseg(demo_root, tmp_path):

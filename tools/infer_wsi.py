@@ -129,7 +129,8 @@ def stop(message: str) -> None:
 def slide_mapper(args, cfg, meta) -> Callable:
     """``infer(slide, folder)`` with the model and the run's settings."""
     try:
-        model = load_segmentor(cfg, args.checkpoint, local_device(args.device))
+        model = load_segmentor(cfg, args.checkpoint, local_device(args.device),
+                               args.tta)
     except (OSError, ValueError) as e:
         stop(str(e))
     return partial(
@@ -149,12 +150,12 @@ def slide_mapper(args, cfg, meta) -> Callable:
         num_workers=args.workers,
         min_area=args.min_area,
         overwrite=args.overwrite,
-        tta=args.tta,
         progress=not args.no_progress,
         upsample=not args.no_upsample,
         settings=dict(
             config=osp.abspath(args.config),
-            checkpoint=osp.abspath(args.checkpoint)))
+            checkpoint=osp.abspath(args.checkpoint),
+            tta=args.tta))
 
 
 def report(row: dict, stats: dict) -> None:

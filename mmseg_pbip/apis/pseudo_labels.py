@@ -13,7 +13,7 @@ from mmseg.registry import DATASETS
 
 from ..engine.hooks import SafeCheckpointLoadingHook
 from ..engine.model_wrappers import unwrap_model
-from ..models.segmentors.wsss_cam_segmentor import tta_switched
+from ..models.segmentors import without_test_views
 from ..utils import png_path_for, safe_load
 
 #: What the model runs on when a config has no ``pseudo_label_pipeline``.
@@ -71,22 +71,23 @@ def check_checkpoint_keys(model, checkpoint: str) -> None:
             f'{len(unexpected)} unexpected (e.g. {unexpected[:3]})')
 
 
-def pseudo_label_runner_config(
-    cfg: Config,
-    checkpoint: str,
-    out_dir: str,
-    indices: Sequence[int],
-    batch_size: int = 8,
-    overlay_dir: Optional[str] = None,
-    overlay_images: Sequence[str] = ()
-) -> Config:
+def pseudo_label_runner_config(cfg: Config,
+                               checkpoint: str,
+                               out_dir: str,
+                               indices: Sequence[int],
+                               batch_size: int = 8,
+                               overlay_dir: Optional[str] = None,
+                               overlay_images: Sequence[str] = (),
+                               tta: bool = False) -> Config:
     """The config of ``Runner.test()`` that writes pseudo labels.
 
     The test split becomes the config's training split (the images stage two
     trains on) through ``pseudo_label_pipeline``, restricted to ``indices``
     (the images without a PNG yet); the batches are dealt to the ranks whole
     (:class:`BatchRoundRobinSampler`); the evaluator is
-    :class:`PseudoLabelWriter`; ``load_from`` is the checkpoint.
+    :class:`PseudoLabelWriter`; ``load_from`` is the checkpoint; a CAM
+    model predicts from one plain view unless ``tta``
+    (:func:`without_test_views`).
 
     Args:
         cfg (Config): The stage-one config (not modified).
@@ -96,11 +97,14 @@ def pseudo_label_runner_config(
         batch_size (int): Images per forward pass. Defaults to 8.
         overlay_dir (str, optional): Folder of the overlays.
         overlay_images (Sequence[str]): Image file names to draw.
+        tta (bool): Keep the model's test-time views. Defaults to False.
 
     Returns:
         Config: A copy of ``cfg`` ready for ``Runner.from_cfg``.
     """
     cfg = copy.deepcopy(cfg)
+    if not tta:
+        cfg.model = without_test_views(cfg.model)
     dataset = copy.deepcopy(cfg.train_dataloader.dataset)
     dataset['pipeline'] = cfg.get('pseudo_label_pipeline') or \
         DEFAULT_PSEUDO_LABEL_PIPELINE
@@ -187,7 +191,7 @@ def generate_pseudo_labels(cfg: Config,
         runner = Runner.from_cfg(
             pseudo_label_runner_config(
                 cfg, checkpoint, out_dir, todo, batch_size, overlay_dir,
-                [osp.basename(paths[i]) for i in todo[:num_overlays]]))
+                [osp.basename(paths[i]) for i in todo[:num_overlays]], tta))
         model = unwrap_model(runner.model)
         # the Runner loads non-strictly; a wrong checkpoint must not give
         # labels from random layers. Every rank checks (MMEngine's strict
@@ -196,8 +200,7 @@ def generate_pseudo_labels(cfg: Config,
         # so that the checkpoint's prototypes win over an image-bank file.
         check_checkpoint_keys(model, checkpoint)
         try:
-            with tta_switched(model, tta):
-                metrics = runner.test()
+            metrics = runner.test()
         except BaseException:
             # the Runner skips after_run when the loop raises: put MMEngine's
             # checkpoint loader back, since this runs inside the caller's

@@ -43,7 +43,7 @@ from mmengine.runner import Runner
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis.pseudo_labels import DEFAULT_PSEUDO_LABEL_PIPELINE
-from mmseg_pbip.models.segmentors.wsss_cam_segmentor import tta_switched
+from mmseg_pbip.models.segmentors import without_test_views
 from mmseg_pbip.utils import allocator_settings, keep_freed_memory
 
 
@@ -111,6 +111,8 @@ def build_runner(args) -> Runner:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = cfg.get('work_dir') or tempfile.mkdtemp(prefix='bench-')
+    if args.mode == 'pseudo' and not cfg.get('pseudo_label_tta', False):
+        cfg.model = without_test_views(cfg.model)  # as pseudo labels run
     runner = Runner.from_cfg(cfg)
     runner._train_loop = runner.build_train_loop(runner._train_loop)
     # what Runner.train() sets up before its loop
@@ -215,8 +217,6 @@ def main():
         instrument(model, timer, counts)
     source = batches(runner, args.mode)
     batch_size = None
-    tta = bool(runner.cfg.get('pseudo_label_tta', False)) \
-        if args.mode == 'pseudo' else True
 
     def step(i):
         nonlocal batch_size
@@ -228,8 +228,7 @@ def main():
             train_iteration(runner, model, data, timer, i)
         else:
             model.eval()
-            with torch.no_grad(), tta_switched(model, tta), \
-                    timer.phase('inference'):
+            with torch.no_grad(), timer.phase('inference'):
                 model.test_step(data)
 
     if cuda:

@@ -20,9 +20,9 @@ test_pipeline = [
     dict(type='PackHistoSegInputs'),
 ]
 # `tools/test.py CONFIG CKPT --tta`: MMSeg's TestTimeAug, the image as it is
-# and flipped left-right (the released PBIP views). Stage-one models merge
-# the views with HistoTTAModel (mean CAMs; their intensity factors stay inside
-# the segmentor), stage two as MMSeg's SegTTAModel (mean softmax).
+# and flipped left-right. Stage-one models merge the views with HistoTTAModel
+# (mean CAMs, on top of the segmentor's own views), stage two as MMSeg's
+# SegTTAModel (mean softmax).
 tta_pipeline = [
     dict(type='LoadHistoImageFromFile'),
     dict(

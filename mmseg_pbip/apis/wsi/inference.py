@@ -14,7 +14,7 @@ from mmseg.structures import SegDataSample
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from ...models.segmentors.wsss_cam_segmentor import tta_switched
+from ...models.segmentors import without_test_views
 from ...utils import atomic_path, require_extra
 from .exporters import (class_pixel_counts, write_area_table, write_geojson,
                         write_label_tiff, write_overview)
@@ -129,7 +129,6 @@ def infer_slide(model,
                 min_area: float = 0.,
                 thumb_side: int = 2048,
                 overwrite: bool = False,
-                tta: bool = False,
                 progress: bool = True,
                 on_batch: Optional[Callable[[int], None]] = None,
                 settings: Optional[dict] = None,
@@ -160,7 +159,9 @@ def infer_slide(model,
     refused unless ``overwrite``.
 
     Args:
-        model: Segmentor in eval mode (stage one or two).
+        model: Segmentor in eval mode (stage one or two), predicting as
+            built (:func:`load_segmentor`: a CAM model with or without its
+            test-time views).
         slide (str): Slide file.
         out_dir (str): Output folder of this slide.
         classes, palette: Labels of the output and their colours
@@ -176,14 +177,12 @@ def infer_slide(model,
             detection and the overview.
         overwrite (bool): Start again even if outputs or a saved state
             exist.
-        tta (bool): Use a CAM model's test-time augmentation (its
-            ``tta_flips`` x ``tta_intensities`` views; several times
-            slower). Defaults to False.
         progress (bool): Show a progress bar over tiles.
         on_batch (callable, optional): Called with the number of tiles
             computed in this run, after each batch (tests, progress hooks).
         settings (dict, optional): What else identifies the run (config,
-            checkpoint); a saved state of other settings is refused.
+            checkpoint, test-time views); a saved state of other settings is
+            refused.
         upsample (bool): Map a slide coarser than ``mpp`` upsampled from
             its level 0, with a warning, rather than refuse it (see
             :func:`make_grid`). Defaults to True.
@@ -215,7 +214,6 @@ def infer_slide(model,
                 overlap=overlap,
                 out_down=out_down,
                 window=window,
-                tta=tta,
                 level=grid.level,
                 model_down=grid.model_down,
                 batch_size=batch_size,
@@ -225,11 +223,10 @@ def infer_slide(model,
                 f'{slide}: done before, outputs in {out_dir}',
                 logger='current')
             return dict(skipped=True, **info, **paths)
-        with tta_switched(model, tta):
-            stats = _map_slide(model, reader, grid, tiles, thumb, thumb_down,
-                               mask, key, work, paths, classes, palette,
-                               background_index, window, batch_size,
-                               num_workers, min_area, progress, on_batch)
+        stats = _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask,
+                           key, work, paths, classes, palette,
+                           background_index, window, batch_size, num_workers,
+                           min_area, progress, on_batch)
         with atomic_path(done_path) as tmp, open(tmp, 'w') as f:
             json.dump(dict(key=key), f)
         _remove_folder(work)
@@ -438,7 +435,10 @@ def _map_slide(model, reader, grid, tiles, thumb, thumb_down, mask, key, work,
         features=features)
 
 
-def load_segmentor(cfg, checkpoint: str, device: str = 'cpu'):
+def load_segmentor(cfg,
+                   checkpoint: str,
+                   device: str = 'cpu',
+                   tta: bool = False):
     """Build the config's model and load a trained checkpoint into it.
 
     The checkpoint is loaded safely (``weights_only``) and checked first:
@@ -452,6 +452,10 @@ def load_segmentor(cfg, checkpoint: str, device: str = 'cpu'):
         cfg (Config): Full config.
         checkpoint (str): Trained checkpoint file.
         device (str): Device to put the model on.
+        tta (bool): Keep a CAM model's test-time views (``tta_flips`` x
+            ``tta_intensities``; several times slower); without, it predicts
+            from one plain view (:func:`without_test_views`). Defaults to
+            False.
 
     Returns:
         nn.Module: The segmentor in eval mode.
@@ -462,7 +466,7 @@ def load_segmentor(cfg, checkpoint: str, device: str = 'cpu'):
     from ...datasets import config_metainfo
     from ...engine.hooks import checkpoint_mismatches
     from ...utils import safe_load
-    model_cfg = cfg.model.copy()
+    model_cfg = cfg.model.copy() if tta else without_test_views(cfg.model)
     encoder = model_cfg.get('image_encoder')
     if encoder is not None:
         encoder = dict(encoder, allow_random_init=True)

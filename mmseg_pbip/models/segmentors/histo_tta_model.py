@@ -7,6 +7,8 @@ from mmseg.models.segmentors import SegTTAModel
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from .wsss_cam_segmentor import WSSSCAMSegmentor
+
 
 @MODELS.register_module()
 class HistoTTAModel(SegTTAModel):
@@ -18,23 +20,20 @@ class HistoTTAModel(SegTTAModel):
     the views. For an ordinary segmentor (DeepLab, Mask2Former) this is
     :class:`SegTTAModel`: mean of the views' softmaxes.
 
-    For a :class:`WSSSCAMSegmentor` (PBIP, PSCL stage one) each view goes
-    through the segmentor, which flips its fused CAMs back; this model
-    averages the CAMs of the views
-    (the released PBIP test-time augmentation is a plain mean of the CAMs,
-    where :class:`mmseg.models.SegTTAModel` would average softmaxes) and
-    takes the pseudo mask of the mean with the segmentor's own rules
-    (label masking, glass, background score, CRF).
-
-    The segmentor's intensity factors (``tta_intensities``) stay inside it:
-    they multiply the normalised tensor, which no pipeline transform
-    reaches. Its own flips (``tta_flips``) are switched off, since the
-    pipeline makes them. For a config whose own flips are those of the
-    shipped pipeline (``tta_flips=(False, True)``: the released settings and
-    the demo) and whose test pipeline does not resize, the views are those
-    of ``tools/test.py`` without ``--tta``, and so are the CAMs and masks
-    (up to the order of a float sum). The paper config has no flips of its
-    own, so ``--tta`` adds one there.
+    For a :class:`WSSSCAMSegmentor` (PBIP, PSCL stage one) the views'
+    fused CAMs (each already the mean over the segmentor's own test-time
+    views, flipped back by the segmentor) are averaged, and the pseudo mask
+    of the mean is taken with the segmentor's own rules (label masking,
+    glass on the image the views carry, background score): the released
+    PBIP test-time augmentation is a plain mean of CAMs, where
+    :class:`mmseg.models.SegTTAModel` would average softmaxes. This model
+    changes nothing in the segmentor: its views come on top of the
+    segmentor's own. For the released settings and the demo, whose own
+    views include the flip, the pipeline's flip adds views already there:
+    the mean, and so the mask, is that of ``tools/test.py`` without
+    ``--tta`` (up to the order of a float sum) at twice the cost. The
+    paper config has no flips of its own, so ``--tta`` adds one there. A
+    segmentor with a CRF is refused (the CRF would run on every view).
 
     Args:
         module (dict | nn.Module): The segmentor (a
@@ -52,10 +51,12 @@ class HistoTTAModel(SegTTAModel):
                 module.get('data_preprocessor') is not None:
             data_preprocessor = None
         super().__init__(module=module, data_preprocessor=data_preprocessor)
-        self.merges_cams = hasattr(self.module, 'labels_from_cams')
-        if self.merges_cams:
-            self.module.tta_flips = [False]
-            self.module.tta_merge = True
+        self.merges_cams = isinstance(self.module, WSSSCAMSegmentor)
+        if self.merges_cams and self.module.crf is not None:
+            raise ValueError(
+                'HistoTTAModel (tools/test.py --tta) with a CRF segmentor '
+                '(model.crf): the CRF would run on every view; refine '
+                'pseudo labels with tools/generate_pseudo_labels.py --crf')
 
     def merge_preds(
             self, data_samples_list: List[List[SegDataSample]]
@@ -66,7 +67,8 @@ class HistoTTAModel(SegTTAModel):
         Args:
             data_samples_list (list[list[SegDataSample]]): Per image, its
                 views' predictions (``seg_logits`` ``[N, H, W]`` in the
-                original orientation, ``tta_image`` ``[3, H, W]``).
+                original orientation, ``input_rgb`` ``[3, H, W]`` when the
+                segmentor's rules read the image).
 
         Returns:
             list[SegDataSample]: One prediction per image, with
@@ -81,8 +83,8 @@ class HistoTTAModel(SegTTAModel):
             label = None
             if self.module.mask_cams_by_label and 'gt_cls_label' in first:
                 label = first.gt_cls_label.to(cams)
-            pred = self.module.labels_from_cams(cams, first.tta_image.data,
-                                                label)
+            image = first.input_rgb.data if 'input_rgb' in first else None
+            pred = self.module.labels_from_cams(cams, image, label)
             sample = SegDataSample(metainfo=dict(first.metainfo))
             for key in ('gt_sem_seg', 'gt_cls_label'):
                 if key in first:

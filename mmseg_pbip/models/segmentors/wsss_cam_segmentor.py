@@ -1,11 +1,12 @@
 """Base of the segmentors whose predictions are CAM pseudo masks."""
-from contextlib import contextmanager
+import copy
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
+from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..utils.dense_crf import DenseCRF
@@ -70,12 +71,6 @@ class WSSSCAMSegmentor(BaseSegmentor):
         self.tta_flips = [bool(f) for f in tta_flips]
         self.tta_intensities = [float(f) for f in tta_intensities]
         self.argmax_present_only = argmax_present_only
-        # the pseudo-label tool turns the test-time augmentation off
-        # (released: pseudo labels are made without it)
-        self.tta_enabled = True
-        # set by HistoTTAModel: predictions are views it merges (the CRF
-        # then runs once, on the merged CAMs)
-        self.tta_merge = False
 
     def images_01(self, inputs: Tensor) -> Tensor:
         """Undo the data preprocessor: ``[B, 3, H, W]`` RGB in [0, 1].
@@ -109,8 +104,8 @@ class WSSSCAMSegmentor(BaseSegmentor):
                    inputs: Tensor,
                    labels: Optional[Tensor] = None) -> Tensor:
         """Fused, normalised class activation maps, averaged over the test-time
-        augmentations (``tta_flips`` x ``tta_intensities``, each view flipped,
-        then multiplied; none when ``tta_enabled`` is False).
+        views (``tta_flips`` x ``tta_intensities``, each view flipped, then
+        multiplied; a model built from :func:`without_test_views` has one).
 
         Args:
             inputs (Tensor): ``[B, 3, H, W]`` preprocessed images.
@@ -119,8 +114,8 @@ class WSSSCAMSegmentor(BaseSegmentor):
         Returns:
             Tensor: ``[B, N, H, W]`` in [0, 1].
         """
-        if not self.tta_enabled or (tuple(self.tta_flips) == (False, ) and
-                                    tuple(self.tta_intensities) == (1.0, )):
+        if (tuple(self.tta_flips) == (False, )
+                and tuple(self.tta_intensities) == (1.0, )):
             return self._fused_cams_once(inputs, labels)
         total = 0
         for flip in self.tta_flips:
@@ -143,9 +138,10 @@ class WSSSCAMSegmentor(BaseSegmentor):
         0..N-1 and background N, and the fused CAMs as ``seg_logits``.
 
         A flipped input (``flip`` in its metainfo, e.g. a ``TestTimeAug``
-        view) is flipped back first. Under :class:`HistoTTAModel`
-        (``tta_merge``) each prediction also carries its image, RGB in
-        [0, 1], as ``tta_image``, and the CRF is left to the merge."""
+        view) is flipped back first. When a rule reads the image (glass,
+        CRF), each prediction also carries it, RGB in [0, 1] in the original
+        orientation and size, as ``input_rgb`` (what
+        :class:`HistoTTAModel` gives those rules after merging views)."""
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
         labels = None
@@ -155,8 +151,7 @@ class WSSSCAMSegmentor(BaseSegmentor):
         cams = self.fused_cams(inputs, labels)
         # the image, only where something reads it (glass, CRF, the merge)
         images = self.images_01(inputs) if (self.white_threshold is not None
-                                            or self.crf is not None
-                                            or self.tta_merge) else None
+                                            or self.crf is not None) else None
         for i, sample in enumerate(data_samples):
             h, w = sample.metainfo.get('img_shape', inputs.shape[-2:])
             logits = cams[i, :, :h, :w]
@@ -169,11 +164,8 @@ class WSSSCAMSegmentor(BaseSegmentor):
                 }[sample.flip_direction]
                 logits = logits.flip(dims)
                 image = None if image is None else image.flip(dims)
-            seg = self.labels_from_cams(
-                logits,
-                image,
-                None if labels is None else labels[i],
-                crf=not self.tta_merge)  # views: the CRF runs once, merged
+            seg = self.labels_from_cams(logits, image,
+                                        None if labels is None else labels[i])
             ori = sample.metainfo.get('ori_shape', (h, w))
             if tuple(ori) != (h, w):
                 logits = F.interpolate(
@@ -185,18 +177,15 @@ class WSSSCAMSegmentor(BaseSegmentor):
                 dict(
                     seg_logits=PixelData(data=logits),
                     pred_sem_seg=PixelData(data=seg[None])))
-            if self.tta_merge:
+            if image is not None:
                 if tuple(ori) != (h, w):
                     image = F.interpolate(
                         image[None], size=ori, mode='bilinear')[0]
-                sample.set_data(dict(tta_image=PixelData(data=image)))
+                sample.set_data(dict(input_rgb=PixelData(data=image)))
         return data_samples
 
-    def labels_from_cams(self,
-                         cams: Tensor,
-                         image: Optional[Tensor],
-                         label: Optional[Tensor],
-                         crf: bool = True) -> Tensor:
+    def labels_from_cams(self, cams: Tensor, image: Optional[Tensor],
+                         label: Optional[Tensor]) -> Tensor:
         """Pseudo mask of one image from its fused CAMs.
 
         Args:
@@ -205,7 +194,6 @@ class WSSSCAMSegmentor(BaseSegmentor):
                 glass (``white_threshold``) and the CRF only.
             label (Tensor, optional): ``[N]`` image-level label; with
                 ``argmax_present_only`` the argmax runs over its classes.
-            crf (bool): Refine with :attr:`crf` when one is configured.
 
         Returns:
             Tensor: ``[H, W]`` long, tissue classes 0..N-1, background N.
@@ -221,7 +209,7 @@ class WSSSCAMSegmentor(BaseSegmentor):
             grey = image.mean(0) * 255
             pred = pred.masked_fill(grey > self.white_threshold,
                                     self.num_classes)
-        if crf and self.crf is not None:  # on the image, padding left out
+        if self.crf is not None:  # on the image, padding left out
             pred = self.crf_refined(image, cams, pred, label)
         return pred
 
@@ -248,20 +236,25 @@ class WSSSCAMSegmentor(BaseSegmentor):
                            refined.to(pred.device))
 
 
-@contextmanager
-def tta_switched(model, enabled: bool):
-    """Turn a CAM segmentor's test-time augmentation on or off for a block
-    (``tta_enabled``), restoring it after; other models pass through.
+def without_test_views(model_cfg: dict) -> dict:
+    """The config of a segmentor that predicts from one plain view.
+
+    For a :class:`WSSSCAMSegmentor` config, a copy whose test-time views
+    (``tta_flips`` x ``tta_intensities``) are the input as it is: the
+    released PBIP code makes pseudo labels this way, and slides are mapped
+    this way unless asked otherwise. Other segmentors have no views of their
+    own; their config is returned as it is.
 
     Args:
-        model (nn.Module): Any segmentor.
-        enabled (bool): Whether the block runs the test-time views.
+        model_cfg (dict): A ``model`` config (registry ``type``).
+
+    Returns:
+        dict: The config to build.
     """
-    before = getattr(model, 'tta_enabled', None)
-    if before is not None:
-        model.tta_enabled = enabled
-    try:
-        yield model
-    finally:
-        if before is not None:
-            model.tta_enabled = before
+    model_type = model_cfg['type']
+    cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    if not (isinstance(cls, type) and issubclass(cls, WSSSCAMSegmentor)):
+        return model_cfg
+    model_cfg = copy.deepcopy(model_cfg)
+    model_cfg.update(tta_flips=(False, ), tta_intensities=(1.0, ))
+    return model_cfg
