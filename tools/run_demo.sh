@@ -41,7 +41,15 @@ step "pseudo-label quality on the training split (the demo's true masks)"
 "$py" tools/analysis_tools/eval_pseudo_labels.py "$stage1" "$pseudo" \
   data/demo/training_mask --work-dir "$w1/pseudo_label_eval"
 step "stage two: training $(basename "$stage2" .py) on the pseudo labels"
-"$py" tools/train.py "$stage2" --work-dir "$w2"
+stage2_opts=()
+if "$py" -c 'import sys; from mmengine.config import Config
+sys.exit("stage1_checkpoint" not in Config.fromfile(sys.argv[1]))' "$stage2"; then
+  # a stage two started from stage one's weights (PSCL's Mask2Former): the
+  # checkpoint of this run, wherever WORK_DIR puts it
+  stage2_opts=(--cfg-options
+    "model.backbone.init_cfg.checkpoint=$(cat "$w1/last_checkpoint")")
+fi
+"$py" tools/train.py "$stage2" --work-dir "$w2" "${stage2_opts[@]}"
 step "stage two: test"
 "$py" tools/test.py "$stage2" "$(cat "$w2/last_checkpoint")" \
   --work-dir "$w2/test" --show-dir "$w2/test/overlays"

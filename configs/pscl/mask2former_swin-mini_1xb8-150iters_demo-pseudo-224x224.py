@@ -1,7 +1,8 @@
 # PSCL stage two on the demo data: Mask2Former on the small demo Swin of
 # configs/pscl/pscl_swin-mini_1xb8-150iters_demo-224x224.py, started from its
-# stage-one checkpoint,
-# trained on its pseudo labels, 150 iterations on a CPU.
+# stage-one checkpoint (below: where tools/train.py puts it with its default
+# work dir; tools/run_demo.sh passes the one of its own run), trained on its
+# pseudo labels, 150 iterations on a CPU.
 _base_ = ['../_base_/mask2former_swin-t_pseudo.py']
 stage1_checkpoint = (
     'work_dirs/demo/pscl_swin-mini_1xb8-150iters_demo-224x224/'
