@@ -1,6 +1,8 @@
 """Image bank: selection, white filter, K-means, file round trip."""
 import os.path as osp
+import zlib
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -154,7 +156,95 @@ def test_bank_from_mask_labelled_split(masked_root, tmp_path):
                 data_root=masked_root,
                 data_prefix=dict(
                     img_path='train/img', seg_map_path='train/mask'),
-                cls_label_from='mask')))
+                cls_label_from='mask',
+                pipeline=[dict(type='LoadHistoImageFromFile')])))
     # train/case1 is all NEC: the only single-label patch
     with pytest.raises(ValueError, match='class TUM has no single-label'):
         bank_from_config(cfg, MeanColourEncoder(), k_per_class=1)
+
+
+class ReleasedReader:
+    """The bank's encoder input computed here in NumPy as the released code.
+
+    (and this project before the pipeline path) reads it: ``cv2.imread``
+    (BGR), ``(x - mean) / std``, a horizontal flip, a vertical flip and
+    ``k`` quarter turns drawn from ``crc32(file name) + seed``, the whole
+    tensor stretched to [0, 1]; or RGB / 255.
+    """
+    settings = None
+
+    def __init__(self, space, pre, augment, stretch, seed=42):
+        self.space, self.augment, self.stretch = space, augment, stretch
+        self.mean = np.asarray(pre['mean'], np.float32)
+        self.std = np.asarray(pre['std'], np.float32)
+        self.to_rgb, self.seed = pre.get('bgr_to_rgb', False), seed
+
+    def rgb01(self, path):
+        img = cv2.cvtColor(
+            cv2.imread(path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        return img.astype(np.float32) / 255.
+
+    def __call__(self, path):
+        if self.space == 'rgb01':
+            img = self.rgb01(path)
+        else:
+            img = cv2.imread(path, cv2.IMREAD_COLOR)
+            img = img[..., ::-1] if self.to_rgb else img
+            img = (img.astype(np.float32) - self.mean) / self.std
+        if self.augment:
+            name = osp.basename(path)
+            rng = np.random.RandomState(
+                (zlib.crc32(name.encode()) + self.seed) % 2**32)
+            hflip, vflip = rng.rand() < 0.5, rng.rand() < 0.5
+            k = rng.randint(0, 4) if rng.rand() < 0.5 else 0
+            img = img[:, ::-1] if hflip else img
+            img = np.rot90(img[::-1] if vflip else img, k)
+        img = np.ascontiguousarray(img.transpose(2, 0, 1))
+        if self.stretch:
+            img = (img - img.min()) / (img.max() - img.min() + 1e-8)
+        return img
+
+
+@pytest.mark.parametrize('space,augment,stretch,bgr_to_rgb', [
+    ('inputs', True, True, False),
+    ('rgb01', True, False, False),
+    ('inputs', False, False, True),
+])
+def test_bank_both_ways_on_demo_data(demo_root, space, augment, stretch,
+                                     bgr_to_rgb):
+    """The bank through the training pipeline's loader and the model's data
+    preprocessor equals, bit for bit, the bank of the released reading
+    (``ReleasedReader``) on the demo data: the released settings, the
+    foundation models' RGB [0, 1] and an RGB-converting preprocessor."""
+    from mmengine.config import Config
+    from mmseg.registry import DATASETS, HOOKS, MODELS
+    from utils import PBIP_DEMO
+
+    from mmseg_pbip.engine.hooks import bank_from_config
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.train_dataloader.dataset.data_root = demo_root
+    cfg.model.data_preprocessor.bgr_to_rgb = bgr_to_rgb
+    hook = next(h for h in cfg.custom_hooks if h.type == 'ImageBankHook')
+    hook = HOOKS.build(
+        dict(hook, input_space=space, augment=augment, stretch=stretch))
+    encoder = MODELS.build(cfg.model.image_encoder).eval()
+    new = bank_from_config(cfg, encoder, **hook.settings)
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
+    paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+    kmeans = {
+        k: v
+        for k, v in hook.settings.items()
+        if k not in ('input_space', 'augment', 'stretch')
+    }
+    reader = ReleasedReader(space, cfg.model.data_preprocessor, augment,
+                            stretch)
+    old = build_image_bank(
+        paths,
+        dataset.get_cls_labels(),
+        dataset.tissue_classes,
+        encoder,
+        reader=reader,
+        **kmeans)
+    assert torch.equal(new['prototypes'], old['prototypes'])
+    assert new['cluster_members'] == old['cluster_members']
+    assert new['settings']['reader']['input_space'] == space
