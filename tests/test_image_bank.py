@@ -248,3 +248,91 @@ def test_bank_both_ways_on_demo_data(demo_root, space, augment, stretch,
     assert torch.equal(new['prototypes'], old['prototypes'])
     assert new['cluster_members'] == old['cluster_members']
     assert new['settings']['reader']['input_space'] == space
+
+
+@pytest.mark.parametrize('bgr_to_rgb', [False, True])
+def test_rgb01_shared_by_bank_and_segmentor(tmp_path, bgr_to_rgb):
+    """The bank's RGB [0, 1] (``input_space='rgb01'``) is the image file's RGB
+    / 255 exactly, and the segmentors' ``images_01`` (undoing the network's
+    preprocessor, either channel order) gives it back."""
+    from mmseg.registry import MODELS
+
+    from mmseg_pbip.image_bank import BankImageReader
+    from mmseg_pbip.models.utils import inputs_to_rgb01
+    rgb = np.random.RandomState(3).randint(0, 256, (5, 7, 3)).astype(np.uint8)
+    path = str(tmp_path / 'a.png')
+    Image.fromarray(rgb).save(path)
+    expected = rgb.astype(np.float32) / np.float32(255)
+    reader = BankImageReader('rgb01')
+    assert np.array_equal(reader(path), expected.transpose(2, 0, 1))
+    assert np.array_equal(reader.rgb01(path), expected)
+    pre = MODELS.build(
+        dict(
+            type='SegDataPreProcessor',
+            mean=[170.3, 121.9, 180.1],
+            std=[44.3, 57.5, 50.5],
+            bgr_to_rgb=bgr_to_rgb))
+    bgr = torch.from_numpy(rgb[..., ::-1].transpose(2, 0, 1).copy())
+    inputs = pre(dict(inputs=[bgr]), False)['inputs']
+    np.testing.assert_allclose(
+        inputs_to_rgb01(inputs, pre)[0].numpy(),
+        expected.transpose(2, 0, 1),
+        atol=1e-6)
+
+
+def test_bank_needs_the_training_image_loader(patches):
+    """The bank reads patches with the training pipeline's loader; a training
+    pipeline without one is refused, naming what is missing."""
+    from mmengine.config import ConfigDict
+
+    from mmseg_pbip.engine.hooks import bank_from_config
+    cfg = ConfigDict(
+        train_dataloader=dict(
+            dataset=dict(
+                type='BCSSWSSSDataset',
+                data_root='unused',
+                pipeline=[dict(type='PackHistoSegInputs')])))
+    with pytest.raises(ValueError, match="training pipeline's image loader"):
+        bank_from_config(cfg, MeanColourEncoder())
+
+
+def test_bank_file_of_the_earlier_reader_loads(patches, tmp_path):
+    """Files built before the pipeline path (reader settings ``mean``, ``std``,
+    ``to_rgb``, ``augment``, ``seed``) hold the same prototypes and load as
+    they did."""
+    paths, labels = patches
+    bank = build_image_bank(paths, labels, 'ABC', MeanColourEncoder(), 2, 3)
+    bank['settings']['reader'] = dict(
+        input_space='rgb01',
+        mean=None,
+        std=None,
+        to_rgb=False,
+        augment=False,
+        stretch=False,
+        seed=42)
+    path = str(tmp_path / 'old.pth')
+    save_image_bank(path, bank)
+    loaded = load_image_bank(path, list('ABC'), feature_dim=6)
+    assert torch.equal(loaded['prototypes'], bank['prototypes'])
+    assert loaded['settings']['reader']['to_rgb'] is False
+
+
+def test_seeded_flip_rotate90_moves_masks_with_the_image():
+    """The bank transform gives image and mask the same view, the one its draw
+    names, and the same view on every call."""
+    from mmseg_pbip.datasets.transforms import SeededFlipRotate90
+    flips = SeededFlipRotate90(seed=7)
+    path = next(f'/d/p{i}.png' for i in range(100)
+                if flips.draw(f'/d/p{i}.png') == (True, True, 1))
+    img = np.arange(2 * 3 * 3).reshape(2, 3, 3).astype(np.uint8)
+    mask = img[..., 0].copy()
+    out = flips(
+        dict(
+            img=img.copy(),
+            gt_seg_map=mask.copy(),
+            img_path=path,
+            seg_fields=['gt_seg_map']))
+    expected = np.rot90(img[::-1, ::-1], 1)  # both flips, a quarter turn
+    assert np.array_equal(out['img'], expected)
+    assert np.array_equal(out['gt_seg_map'], expected[..., 0])
+    assert out['img_shape'] == (3, 2)

@@ -39,6 +39,12 @@ def bank_from_config(cfg,
         **settings: :func:`build_image_bank` keyword arguments.
     """
     ds_cfg = cfg.train_dataloader.dataset.copy()
+    load = image_loader(ds_cfg.get('pipeline'))  # refused before any read
+    reader = BankImageReader(
+        input_space,
+        bank_pipeline(load, augment, settings.get('seed', 42)),
+        (cfg.get('model') or {}).get('data_preprocessor'),
+        stretch=stretch)
     ds_cfg['pipeline'] = []
     dataset = DATASETS.build(ds_cfg)
     if dataset.cls_label_from == 'filename':
@@ -51,12 +57,6 @@ def bank_from_config(cfg,
                 dataset.background_index) for i in range(len(dataset))
         ])
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    load = image_loader(cfg.train_dataloader.dataset.get('pipeline'))
-    reader = BankImageReader(
-        input_space,
-        bank_pipeline(load, augment, settings.get('seed', 42)),
-        (cfg.get('model') or {}).get('data_preprocessor'),
-        stretch=stretch)
     return build_image_bank(
         paths,
         labels,
