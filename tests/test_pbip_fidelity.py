@@ -530,7 +530,10 @@ def test_bank_builder_rules(tmp_path):
         feats.append(colour[::-1].astype(np.float32))  # BGR, no stretch
     labels = np.zeros((7, 1), int)
     labels[:, 0] = 1
-    reader = BankImageReader('inputs', mean=[0, 0, 0], std=[1, 1, 1])
+    reader = BankImageReader(
+        'inputs',
+        data_preprocessor=dict(
+            type='SegDataPreProcessor', mean=[0, 0, 0], std=[1, 1, 1]))
     feats = np.stack(feats)
     unit = feats / np.linalg.norm(feats, axis=1, keepdims=True)
     assigned, centres = spherical_kmeans(unit, 2, seed=42)
@@ -564,18 +567,20 @@ def test_released_bank_reader(tmp_path):
     """BGR, histology-normalised, flipped / rotated, stretched as a whole."""
     from PIL import Image
 
-    from mmseg_pbip.image_bank import BankImageReader
+    from mmseg_pbip.image_bank import BankImageReader, bank_pipeline
     rgb = np.random.RandomState(1).randint(0, 255, (6, 6, 3)).astype(np.uint8)
     path = str(tmp_path / 'a.png')
     Image.fromarray(rgb).save(path)
     mean, std = [170., 120., 180.], [44., 57., 50.]
-    plain = BankImageReader('inputs', mean, std, stretch=True)(path)
+    pre = dict(type='SegDataPreProcessor', mean=mean, std=std)
+    load = dict(type='LoadHistoImageFromFile')
+    plain = BankImageReader('inputs', bank_pipeline(load), pre, True)(path)
     bgr = rgb[..., ::-1].astype(np.float64)
     norm = (bgr - np.array(mean)) / np.array(std)
     expected = (norm - norm.min()) / (norm.max() - norm.min() + 1e-8)
     np.testing.assert_allclose(plain, expected.transpose(2, 0, 1), atol=1e-5)
     # augmentation: a flip / rotation of the same values, fixed per file
-    aug = BankImageReader('inputs', mean, std, augment=True, stretch=True)
+    aug = BankImageReader('inputs', bank_pipeline(load, True), pre, True)
     views = {tuple(np.round(aug(path), 5).ravel()) for _ in range(3)}
     assert len(views) == 1
     a = aug(path)
@@ -595,12 +600,10 @@ def test_released_bank_augmentation_draws():
     pipeline (HorizontalFlip, VerticalFlip, RandomRotate90, each p=0.5; k
     uniform in 0-3 when the rotation applies): over many file names each flip
     has frequency 1/2, k = 0 has 5/8, k = 1, 2, 3 have 1/8 each."""
-    from mmseg_pbip.image_bank import BankImageReader
-    reader = BankImageReader(
-        'inputs', [0] * 3, [1] * 3, augment=True, stretch=True)
+    from mmseg_pbip.datasets.transforms import SeededFlipRotate90
+    flips = SeededFlipRotate90(seed=42)
     n = 20000
-    draws = np.array(
-        [reader.draw_augmentation(f'/x/patch_{i}.png') for i in range(n)])
+    draws = np.array([flips.draw(f'/x/patch_{i}.png') for i in range(n)])
     expected = np.array([0.5, 0.5, 5 / 8, 1 / 8, 1 / 8, 1 / 8])
     freq = np.concatenate(
         [draws[:, :2].mean(0),
@@ -608,8 +611,7 @@ def test_released_bank_augmentation_draws():
     tol = 5 * np.sqrt(expected * (1 - expected) / n)
     assert np.all(np.abs(freq - expected) < tol), (freq, expected)
     # fixed per file name, whatever the folder
-    assert reader.draw_augmentation('/a/p.png') == reader.draw_augmentation(
-        'p.png')
+    assert flips.draw('/a/p.png') == flips.draw('p.png')
 
 
 def test_released_input_is_bgr_with_the_released_statistics(tmp_path):

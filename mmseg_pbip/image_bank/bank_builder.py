@@ -1,5 +1,4 @@
 """Build the image bank: encode single-label patches, K-means per class."""
-import zlib
 from typing import Callable, Dict, Optional, Sequence
 
 import cv2
@@ -9,108 +8,8 @@ from mmengine.logging import print_log
 from sklearn.cluster import KMeans
 
 from ..utils import shard_map
-from .patch_selection import (drop_white_patches, read_rgb01,
-                              single_label_indices)
-
-
-class BankImageReader:
-    """Read a bank patch as the encoder expects it, ``[3, H, W]`` float32.
-
-    - ``input_space='rgb01'``: RGB in [0, 1] (the encoder normalises it
-      with its own mean / std);
-    - ``input_space='inputs'`` (released): the network's input space, the
-      image decoded by OpenCV (BGR, unless ``to_rgb``) and normalised with
-      the data preprocessor's ``mean`` / ``std`` (0-255 scale); then, when
-      ``augment``, a random horizontal and vertical flip (each p=0.5) and a
-      random 90-degree rotation as albumentations' ``RandomRotate90(p=0.5)``
-      draws it (the released bank: applied with p=0.5, then 0-3 quarter
-      turns, so 37.5 % of the patches end up rotated); then, when
-      ``stretch``, the whole tensor min-max stretched to [0, 1] (one min
-      and one max over all channels, eps 1e-8).
-
-    The random draws of a patch depend only on ``seed`` and its file name,
-    so every process and every run encodes the same views.
-
-    Args:
-        input_space (str): 'rgb01' or 'inputs'.
-        mean (Sequence[float], optional): Preprocessor mean (0-255).
-        std (Sequence[float], optional): Preprocessor std (0-255).
-        to_rgb (bool): Convert OpenCV's BGR to RGB. Defaults to False.
-        augment (bool): Random flips / rotation. Defaults to False.
-        stretch (bool): Whole-tensor min-max. Defaults to False.
-        seed (int): Seed of the augmentation. Defaults to 42.
-    """
-
-    def __init__(self,
-                 input_space: str = 'rgb01',
-                 mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None,
-                 to_rgb: bool = False,
-                 augment: bool = False,
-                 stretch: bool = False,
-                 seed: int = 42) -> None:
-        if input_space not in ('rgb01', 'inputs'):
-            raise ValueError("bank input_space must be 'rgb01' or 'inputs', "
-                             f'got {input_space!r}')
-        if input_space == 'inputs' and (mean is None or std is None):
-            raise ValueError("bank input_space='inputs' needs the data "
-                             "preprocessor's mean and std")
-        self.input_space = input_space
-        self.mean = None if mean is None else np.asarray(mean, np.float32)
-        self.std = None if std is None else np.asarray(std, np.float32)
-        self.to_rgb = to_rgb
-        self.augment = augment
-        self.stretch = stretch
-        self.seed = seed
-
-    @property
-    def settings(self) -> dict:
-        """dict: The reader's settings (plain values, stored in banks)."""
-        return dict(
-            input_space=self.input_space,
-            mean=None if self.mean is None else self.mean.tolist(),
-            std=None if self.std is None else self.std.tolist(),
-            to_rgb=self.to_rgb,
-            augment=self.augment,
-            stretch=self.stretch,
-            seed=self.seed)
-
-    def draw_augmentation(self, path: str) -> tuple:
-        """The augmentation of one patch, fixed by its file name and ``seed``.
-
-        Returns:
-            tuple: ``(hflip, vflip, k)``: each flip with p=0.5, then ``k``
-            quarter turns as albumentations' ``RandomRotate90(p=0.5)``: 0
-            unless the rotation applies (p=0.5), then uniform in 0-3.
-        """
-        name = path.replace('\\', '/').rsplit('/', 1)[-1]
-        rng = np.random.RandomState(
-            (zlib.crc32(name.encode()) + self.seed) % 2**32)
-        hflip, vflip = rng.rand() < 0.5, rng.rand() < 0.5
-        k = int(rng.randint(0, 4)) if rng.rand() < 0.5 else 0
-        return hflip, vflip, k
-
-    def __call__(self, path: str) -> np.ndarray:
-        if self.input_space == 'rgb01':
-            img = read_rgb01(path)
-        else:
-            img = cv2.imread(path, cv2.IMREAD_COLOR)
-            if img is None:
-                raise ValueError(f'{path}: cannot be read as an image')
-            if self.to_rgb:
-                img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            img = (img.astype(np.float32) - self.mean) / self.std
-        if self.augment:
-            hflip, vflip, k = self.draw_augmentation(path)
-            if hflip:
-                img = img[:, ::-1]
-            if vflip:
-                img = img[::-1]
-            img = np.rot90(img, k)
-        img = np.ascontiguousarray(img.transpose(2, 0, 1))
-        if self.stretch:
-            img = (img - img.min()) / (img.max() - img.min() + 1e-8)
-        return img
+from .bank_reader import BankImageReader
+from .patch_selection import drop_white_patches, single_label_indices
 
 
 @torch.no_grad()
@@ -129,7 +28,8 @@ def encode_images(
 
     Args:
         reader (callable, optional): ``path -> [3, H, W]`` float array in
-            the encoder's input space. Defaults to RGB in [0, 1].
+            the encoder's input space. Defaults to RGB in [0, 1]
+            (:class:`BankImageReader`).
 
     Returns:
         Tensor: ``[M, d]`` float32 on the CPU.
@@ -207,24 +107,24 @@ def cluster_class(unit: np.ndarray, k: int, kmeans: str, seed: int):
         f"kmeans must be 'spherical' or 'sklearn', got {kmeans!r}")
 
 
-def build_image_bank(
-        paths: Sequence[str],
-        labels: np.ndarray,
-        class_names: Sequence[str],
-        encoder: torch.nn.Module,
-        k_per_class: int = 3,
-        n_per_cluster: int = 100,
-        max_white_fraction: float = 0.5,
-        grey_threshold: float = 200.,
-        batch_size: int = 32,
-        seed: int = 42,
-        kmeans: str = 'spherical',
-        prototype_rule: str = 'centroid',
-        reader: Optional[Callable[[str], np.ndarray]] = None) -> Dict:
+def build_image_bank(paths: Sequence[str],
+                     labels: np.ndarray,
+                     class_names: Sequence[str],
+                     encoder: torch.nn.Module,
+                     k_per_class: int = 3,
+                     n_per_cluster: int = 100,
+                     max_white_fraction: float = 0.5,
+                     grey_threshold: float = 200.,
+                     batch_size: int = 32,
+                     seed: int = 42,
+                     kmeans: str = 'spherical',
+                     prototype_rule: str = 'centroid',
+                     reader: Optional[BankImageReader] = None) -> Dict:
     """Prototypes from the single-label training patches.
 
-    Per class: drop patches more than ``max_white_fraction`` white, encode
-    the rest (``reader`` gives the encoder's input), L2-normalise, cluster
+    Per class: drop patches more than ``max_white_fraction`` white (RGB in
+    [0, 1] from ``reader``'s pipeline), encode the rest (``reader`` gives
+    the encoder's input; default RGB in [0, 1]), L2-normalise, cluster
     into ``k_per_class`` clusters (``kmeans``: 'spherical', the released
     cosine K-means, or 'sklearn', Euclidean K-means on the unit vectors),
     and take one prototype per cluster (``prototype_rule``):
@@ -250,6 +150,7 @@ def build_image_bank(
         raise ValueError("prototype_rule must be 'centroid' or "
                          f"'nearest_mean', got {prototype_rule!r}")
     groups = single_label_indices(np.asarray(labels))
+    reader = reader or BankImageReader()
     protos, ks, members = [], [], []
     for c, name in enumerate(class_names):
         idx = drop_white_patches(
@@ -257,7 +158,8 @@ def build_image_bank(
             groups[c],
             max_white_fraction,
             grey_threshold,
-            chunk_size=batch_size)
+            chunk_size=batch_size,
+            read=reader.rgb01)
         if not idx:
             raise ValueError(
                 f'image bank: class {name} has no single-label training '
@@ -312,4 +214,4 @@ def build_image_bank(
             seed=seed,
             kmeans=kmeans,
             prototype_rule=prototype_rule,
-            reader=getattr(reader, 'settings', None)))
+            reader=reader.settings))

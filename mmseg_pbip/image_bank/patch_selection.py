@@ -1,18 +1,10 @@
 """Choose the training patches that may enter the image bank."""
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
-import cv2
 import numpy as np
 
 from ..utils import shard_map
-
-
-def read_rgb01(path: str) -> np.ndarray:
-    """Read an image as ``[H, W, 3]`` float32 RGB in [0, 1]."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f'{path}: cannot be read as an image')
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.
+from .bank_reader import BankImageReader
 
 
 def white_fraction(rgb01: np.ndarray, grey_threshold: float = 200.) -> float:
@@ -37,19 +29,27 @@ def single_label_indices(labels: np.ndarray) -> Dict[int, List[int]]:
     }
 
 
-def drop_white_patches(paths: Sequence[str],
-                       indices: Sequence[int],
-                       max_white_fraction: float,
-                       grey_threshold: float = 200.,
-                       chunk_size: int = 64) -> List[int]:
+def drop_white_patches(
+        paths: Sequence[str],
+        indices: Sequence[int],
+        max_white_fraction: float,
+        grey_threshold: float = 200.,
+        chunk_size: int = 64,
+        read: Optional[Callable[[str], np.ndarray]] = None) -> List[int]:
     """Keep the indices whose patch is at most ``max_white_fraction`` white.
 
     In multi-process runs the reading is shared by the ranks
     (:func:`~mmseg_pbip.utils.shard_map`); every rank gets the result.
+
+    Args:
+        read (callable, optional): ``path -> [H, W, 3]`` float32 RGB in
+            [0, 1]. Defaults to :meth:`BankImageReader.rgb01` of the default
+            reader (flips and rotations would not change the fraction).
     """
+    read = read or BankImageReader().rgb01
     fractions = shard_map(
         lambda chunk:
-        [white_fraction(read_rgb01(paths[i]), grey_threshold) for i in chunk],
+        [white_fraction(read(paths[i]), grey_threshold) for i in chunk],
         list(indices), chunk_size)
     flat = [f for part in fractions for f in part]
     return [i for i, f in zip(indices, flat) if f <= max_white_fraction]

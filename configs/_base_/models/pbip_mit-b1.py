@@ -87,9 +87,11 @@ model = dict(
     tta_flips=(False, True),
     tta_intensities=(0.9, 1.0, 1.1))
 # Released image bank: single-label training patches (at most 50 % glass),
-# read as the network reads them (BGR, histology-normalised), randomly
-# flipped / rotated, stretched to [0, 1] as a whole; spherical (cosine)
-# K-means per class with seed 42, K = 3, prototype = the unit-norm centre.
+# read as the network reads them (the training pipeline's image loader and
+# the model's data_preprocessor: BGR, histology-normalised), randomly flipped
+# / rotated (SeededFlipRotate90), stretched to [0, 1] as a whole; spherical
+# (cosine) K-means per class with seed 42, K = 3, prototype = the unit-norm
+# centre.
 # The file is the run's own: <work_dir>/image_bank.pth.
 image_bank_hook = dict(
     type='ImageBankHook',

@@ -11,8 +11,8 @@ from mmseg.registry import DATASETS, HOOKS
 from PIL import Image
 
 from ...datasets import cls_label_from_mask, config_metainfo
-from ...image_bank import (BankImageReader, build_image_bank, load_image_bank,
-                           save_image_bank)
+from ...image_bank import (BankImageReader, bank_pipeline, build_image_bank,
+                           image_loader, load_image_bank, save_image_bank)
 from ...models.utils.switch_rules import (BANK_RULES, bank_switches,
                                           check_switches)
 from ..model_wrappers import unwrap_model
@@ -28,14 +28,23 @@ def bank_from_config(cfg,
 
     Args:
         cfg (Config): Full config; its training dataset must read labels
-            from file names (``cls_label_from='filename'``) or masks; its
+            from file names (``cls_label_from='filename'``) or masks, and
+            its pipeline's image loader reads the patches; its
             ``model.data_preprocessor`` gives the network's input space.
         encoder (nn.Module): The frozen image encoder.
-        input_space, augment, stretch: :class:`BankImageReader` settings
-            (``input_space='inputs'`` reads patches as the network does).
+        input_space, stretch: :class:`BankImageReader` settings
+            (``input_space='inputs'``: the patches as the network sees them).
+        augment (bool): ``SeededFlipRotate90`` (seeded by ``seed``) in the
+            bank's pipeline, see :func:`bank_pipeline`.
         **settings: :func:`build_image_bank` keyword arguments.
     """
     ds_cfg = cfg.train_dataloader.dataset.copy()
+    load = image_loader(ds_cfg.get('pipeline'))  # refused before any read
+    reader = BankImageReader(
+        input_space,
+        bank_pipeline(load, augment, settings.get('seed', 42)),
+        (cfg.get('model') or {}).get('data_preprocessor'),
+        stretch=stretch)
     ds_cfg['pipeline'] = []
     dataset = DATASETS.build(ds_cfg)
     if dataset.cls_label_from == 'filename':
@@ -48,15 +57,6 @@ def bank_from_config(cfg,
                 dataset.background_index) for i in range(len(dataset))
         ])
     paths = [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
-    pre = (cfg.get('model') or {}).get('data_preprocessor') or {}
-    reader = BankImageReader(
-        input_space,
-        mean=pre.get('mean'),
-        std=pre.get('std'),
-        to_rgb=bool(pre.get('bgr_to_rgb')),
-        augment=augment,
-        stretch=stretch,
-        seed=settings.get('seed', 42))
     return build_image_bank(
         paths,
         labels,
@@ -106,9 +106,12 @@ class ImageBankHook(Hook):
         seed (int): Seed of K-means and of the bank augmentation.
             Defaults to 42 (released).
         input_space (str): 'inputs' (released: the patches in the network's
-            input space, see :class:`BankImageReader`) or 'rgb01'.
+            input space, through the training pipeline's image loader and
+            the model's ``data_preprocessor``, see :class:`BankImageReader`)
+            or 'rgb01'.
         augment (bool): Random flips / rotation of the bank patches
-            (released). Defaults to True.
+            (released), fixed per file (``SeededFlipRotate90`` in the
+            bank's pipeline). Defaults to True.
         stretch (bool): Whole-tensor min-max of each bank patch (released).
             Defaults to True.
         rebuild (bool): Rebuild even when the file exists.

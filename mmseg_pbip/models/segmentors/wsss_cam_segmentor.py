@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..utils.dense_crf import DenseCRF
+from ..utils.image_space import inputs_to_rgb01
 
 Tensor = torch.Tensor
 
@@ -75,12 +76,10 @@ class WSSSCAMSegmentor(BaseSegmentor):
     def images_01(self, inputs: Tensor) -> Tensor:
         """Undo the data preprocessor: ``[B, 3, H, W]`` RGB in [0, 1].
 
-        Images are read by OpenCV in BGR order; the preprocessor keeps that
-        order unless ``bgr_to_rgb`` is set, so BGR inputs are flipped back.
+        See :func:`~mmseg_pbip.models.utils.image_space.inputs_to_rgb01`
+        (the image bank's ``input_space='rgb01'`` uses the same conversion).
         """
-        pre = self.data_preprocessor
-        images = ((inputs * pre.std + pre.mean) / 255.).clamp(0, 1)
-        return images if pre.channel_conversion else images.flip(1)
+        return inputs_to_rgb01(inputs, self.data_preprocessor)
 
     @staticmethod
     def cls_labels(data_samples: List[SegDataSample]) -> Tensor:
