@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 from ..engine.hooks import SafeCheckpointLoadingHook
-from ..engine.model_wrappers import unwrap_model
+from ..engine.model_wrappers import cpu_ddp_options, unwrap_model
 from ..models.segmentors.wsss_cam_segmentor import tta_switched
 from ..utils import png_path_for, safe_load
 
@@ -86,7 +86,9 @@ def pseudo_label_runner_config(
     trains on) through ``pseudo_label_pipeline``, restricted to ``indices``
     (the images without a PNG yet); the batches are dealt to the ranks whole
     (:class:`BatchRoundRobinSampler`); the evaluator is
-    :class:`PseudoLabelWriter`; ``load_from`` is the checkpoint.
+    :class:`PseudoLabelWriter`; ``load_from`` is the checkpoint; processes
+    without CUDA in a process group (``cfg.launcher``) wrap the model in
+    :class:`DeviceAgnosticDDP`.
 
     Args:
         cfg (Config): The stage-one config (not modified).
@@ -120,6 +122,8 @@ def pseudo_label_runner_config(
     cfg.test_cfg = dict(type='TestLoop')
     cfg.load_from = checkpoint
     cfg.resume = False
+    # DDP of CPU processes (gloo); GPU runs keep the config's wrapper
+    cfg.merge_from_dict(cpu_ddp_options(cfg.get('launcher', 'none')))
     # progress: about twenty log lines (MMEngine's LoggerHook, with ETA)
     batches = -(-len(indices) // batch_size)
     logger = cfg.get('default_hooks', {}).get('logger')
