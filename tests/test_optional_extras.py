@@ -62,14 +62,14 @@ attempt('stage_one', lambda: build({pbip!r}))
 attempt('stage_two', lambda: build({stage2!r}))
 attempt('crf', lambda: build({pbip!r}, crf=dict()))
 attempt('mask2former', lambda: build({m2f!r}))
-from mmseg_pbip.utils import load_tool_config
-attempt('mask2former_tool', lambda: load_tool_config({m2f!r}))
 from mmseg_pbip.apis.wsi import SlideReader, infer_slide
 slide = os.path.join(tempfile.mkdtemp(), 'case.svs')
 open(slide, 'wb').close()
 attempt('slide_reader', lambda: SlideReader(slide))
 attempt('infer_slide', lambda: infer_slide(None, slide, '', [], [], 0))
 sys.path.append(os.path.join({repo!r}, 'tools'))
+from _tool_config import load_tool_config
+attempt('mask2former_tool', lambda: load_tool_config({m2f!r}))
 import contextlib, io, infer_wsi
 with contextlib.redirect_stderr(io.StringIO()) as err:
     try:

@@ -12,12 +12,12 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from utils import PBIP_DEMO, REPO, cfg_options, run, tiny_pbip_options
 
-# loads only the allocator module (not the whole package): a fast process
+# loads only the tools' allocator module (no torch, no package): fast
 RSS_SCRIPT = r'''
 import importlib.util
 import numpy as np
 spec = importlib.util.spec_from_file_location(
-    'allocator', 'mmseg_pbip/utils/allocator.py')
+    'allocator', 'tools/_allocator.py')
 allocator = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(allocator)
 allocator.keep_freed_memory()

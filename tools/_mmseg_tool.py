@@ -1,4 +1,5 @@
 """Run one of MMSeg's own tools with mmseg-pbip registered."""
+import os.path as osp
 import runpy
 import sys
 
@@ -13,6 +14,23 @@ def launcher_from_argv(argv) -> str:
     return 'none'
 
 
+def mmseg_tool_path(name: str) -> str:
+    """Path of one of MMSeg's own tools, shipped in the mmseg wheel under
+    ``mmseg/.mim/tools`` (e.g. ``'test.py'``,
+    ``'model_converters/mit2mmseg.py'``).
+
+    Raises:
+        FileNotFoundError: this mmseg install does not ship its tools.
+    """
+    import mmseg
+    path = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path} is missing: this mmseg install does not ship its tools '
+            '(install the mmsegmentation wheel from PyPI)')
+    return path
+
+
 def run_mmseg_tool(name: str) -> None:
     """Execute ``mmseg/.mim/tools/<name>`` as ``__main__``.
 
@@ -21,21 +39,28 @@ def run_mmseg_tool(name: str) -> None:
     imported first so its components and the checkpoint allow-list exist
     even for configs without ``custom_imports``. Multi-process runs without
     CUDA join torchrun's group on gloo here (MMEngine's launcher would call
-    ``torch.cuda.set_device``); with GPUs MMEngine sets up nccl itself.
+    ``torch.cuda.set_device``) and wrap the model in ``DeviceAgnosticDDP``
+    (``--cfg-options model_wrapper_cfg.type=DeviceAgnosticDDP``, after the
+    user's); with GPUs MMEngine sets up nccl and its own DDP wrapper.
 
     Args:
         name (str): Path of the tool under ``mmseg/.mim/tools``.
     """
     import torch
+    from _allocator import keep_freed_memory
 
     import mmseg_pbip  # noqa: F401
-    from mmseg_pbip.utils import (init_launcher, keep_freed_memory,
-                                  mmseg_tool_path)
+    from mmseg_pbip.engine.model_wrappers import cpu_ddp_options
+    from mmseg_pbip.utils import init_launcher
 
     # CPU steps free and re-fault GBs of activations under glibc's defaults
-    # (MMSEG_PBIP_MALLOC=system keeps them; mmseg_pbip.utils.allocator)
+    # (MMSEG_PBIP_MALLOC=system keeps them; tools/_allocator.py)
     keep_freed_memory()
     path = mmseg_tool_path(name)
+    launcher = launcher_from_argv(sys.argv[1:])
     if not torch.cuda.is_available():
-        init_launcher(launcher_from_argv(sys.argv[1:]))
+        init_launcher(launcher)
+    options = [f'{k}={v}' for k, v in cpu_ddp_options(launcher).items()]
+    if options:
+        sys.argv += ['--cfg-options'] + options
     runpy.run_path(path, run_name='__main__')

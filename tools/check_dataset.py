@@ -21,11 +21,12 @@ import os
 import os.path as osp
 import sys
 
+from _tool_config import load_tool_config
 from dataset_checks import check_config_datasets
 from mmengine.config import DictAction
 
 import mmseg_pbip  # noqa: F401
-from mmseg_pbip.utils import atomic_path, load_tool_config
+from mmseg_pbip.utils import atomic_path
 
 
 def main(argv=None) -> int:

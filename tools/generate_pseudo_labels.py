@@ -36,13 +36,14 @@ import argparse
 import os.path as osp
 import time
 
+from _allocator import keep_freed_memory
+from _tool_config import load_tool_config, tool_work_dir
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
-from mmseg_pbip.utils import (init_launcher, keep_freed_memory,
-                              load_tool_config, tool_work_dir)
+from mmseg_pbip.utils import init_launcher
 
 
 def parse_args():

@@ -43,6 +43,7 @@ from functools import partial
 from typing import Callable
 
 import torch
+from _tool_config import load_tool_config
 from mmengine.config import DictAction
 from mmengine.dist import all_gather_object, barrier, get_dist_info
 
@@ -52,8 +53,7 @@ from mmseg_pbip.apis.wsi.batch import (map_slide_safely, plan_slides,
                                        summary_text, write_summary)
 from mmseg_pbip.apis.wsi.inference import load_segmentor
 from mmseg_pbip.datasets import config_metainfo
-from mmseg_pbip.utils import (init_launcher, load_tool_config, local_device,
-                              require_extra)
+from mmseg_pbip.utils import init_launcher, local_device, require_extra
 
 
 def parse_args(argv=None):

@@ -10,10 +10,11 @@ custom_imports = dict(imports=['mmseg_pbip'], allow_failed_imports=False)
 # Multi-process runs (`--launcher pytorch|slurm`, tools/dist_train.sh): nccl
 # between GPUs; tools/train.py switches to gloo on machines without CUDA.
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='nccl'))
-# MMEngine's DDP, also for CPU processes. `find_unused_parameters` goes here
-# (a top-level `find_unused_parameters` is read only without this dict).
+# MMEngine's DDP. `find_unused_parameters` goes here (a top-level
+# `find_unused_parameters` is read only without this dict). Multi-process
+# runs without CUDA get DeviceAgnosticDDP from the tools instead.
 model_wrapper_cfg = dict(
-    type='DeviceAgnosticDDP',
+    type='MMDistributedDataParallel',
     broadcast_buffers=False,
     find_unused_parameters=False)
 custom_hooks = [dict(type='WeightSourceCheckHook')]

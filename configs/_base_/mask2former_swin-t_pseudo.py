@@ -113,8 +113,9 @@ default_hooks = dict(
 custom_hooks = [dict(type='WeightSourceCheckHook')]
 allow_random_init = False
 env_cfg = dict(cudnn_benchmark=False)
-# as in ./default_runtime.py: DDP also for CPU (gloo) processes
+# as in ./default_runtime.py: MMEngine's DDP (DeviceAgnosticDDP for CPU
+# processes, set by the tools)
 model_wrapper_cfg = dict(
-    type='DeviceAgnosticDDP',
+    type='MMDistributedDataParallel',
     broadcast_buffers=False,
     find_unused_parameters=False)

@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS
 
 from ..engine.hooks import SafeCheckpointLoadingHook
-from ..engine.model_wrappers import unwrap_model
+from ..engine.model_wrappers import cpu_ddp_options, unwrap_model
 from ..models.segmentors import without_test_views
 from ..utils import png_path_for, safe_load
 
@@ -87,7 +87,8 @@ def pseudo_label_runner_config(cfg: Config,
     (:class:`BatchRoundRobinSampler`); the evaluator is
     :class:`PseudoLabelWriter`; ``load_from`` is the checkpoint; a CAM
     model predicts from one plain view unless ``tta``
-    (:func:`without_test_views`).
+    (:func:`without_test_views`); processes without CUDA in a process group
+    (``cfg.launcher``) wrap the model in :class:`DeviceAgnosticDDP`.
 
     Args:
         cfg (Config): The stage-one config (not modified).
@@ -124,6 +125,8 @@ def pseudo_label_runner_config(cfg: Config,
     cfg.test_cfg = dict(type='TestLoop')
     cfg.load_from = checkpoint
     cfg.resume = False
+    # DDP of CPU processes (gloo); GPU runs keep the config's wrapper
+    cfg.merge_from_dict(cpu_ddp_options(cfg.get('launcher', 'none')))
     # progress: about twenty log lines (MMEngine's LoggerHook, with ETA)
     batches = -(-len(indices) // batch_size)
     logger = cfg.get('default_hooks', {}).get('logger')

@@ -25,12 +25,13 @@ process's peak resident set) and minor / major page faults per iteration.
 ``--profile DIR`` runs one more iteration under ``torch.profiler`` and
 writes ``DIR/trace.json`` (Chrome trace) and the top operators. Runs on the
 GPU when one is visible. The memory allocator setting of the project's
-tools applies (``MMSEG_PBIP_MALLOC``, see ``mmseg_pbip.utils.allocator``).
+tools applies (``MMSEG_PBIP_MALLOC``, see ``tools/_allocator.py``).
 """
 import argparse
 import os
 import os.path as osp
 import resource
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -44,7 +45,11 @@ from mmengine.runner import Runner
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis.pseudo_labels import DEFAULT_PSEUDO_LABEL_PIPELINE
 from mmseg_pbip.models.segmentors import without_test_views
-from mmseg_pbip.utils import allocator_settings, keep_freed_memory
+
+# the tools' shared modules (_allocator) are in tools/; appended, so that
+# nothing there shadows an installed module
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _allocator import allocator_settings, keep_freed_memory  # noqa: E402
 
 
 class PhaseTimer:

@@ -10,6 +10,7 @@ tiles on tissue, the tiles per second of the tile loop and of the whole run,
 and the peak resident memory of this process and of its data-loader workers.
 """
 import argparse
+import os.path as osp
 import resource
 import sys
 import tempfile
@@ -21,7 +22,12 @@ import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis.wsi import infer_slide
 from mmseg_pbip.apis.wsi.inference import load_segmentor
 from mmseg_pbip.datasets import config_metainfo
-from mmseg_pbip.utils import load_tool_config, local_device
+from mmseg_pbip.utils import local_device
+
+# the tools' shared modules (_tool_config) are in tools/; appended, so that
+# nothing there shadows an installed module
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _tool_config import load_tool_config  # noqa: E402
 
 
 def peak_rss_mib(who) -> float:

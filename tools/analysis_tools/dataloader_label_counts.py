@@ -15,13 +15,17 @@ dataset (a stage-two config's InfiniteSampler never ends by itself).
 """
 import argparse
 import math
+import os.path as osp
 import sys
 
 import numpy as np
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-from mmseg_pbip.utils import load_tool_config
+# the tools' shared modules (_tool_config) are in tools/; appended, so that
+# nothing there shadows an installed module
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _tool_config import load_tool_config  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -28,7 +28,12 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from mmseg.registry import DATASETS, METRICS
 
-from mmseg_pbip.utils import atomic_path, load_tool_config
+from mmseg_pbip.utils import atomic_path
+
+# the tools' shared modules (_tool_config) are in tools/; appended, so that
+# nothing there shadows an installed module
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _tool_config import load_tool_config  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -15,6 +15,7 @@ then converted the same way.
 """
 import argparse
 import importlib.util
+import os.path as osp
 import re
 import sys
 from collections import OrderedDict
@@ -22,7 +23,12 @@ from typing import Callable, Dict
 
 import torch
 
-from mmseg_pbip.utils import atomic_path, mmseg_tool_path, read_state_dict
+from mmseg_pbip.utils import atomic_path, read_state_dict
+
+# the tools' shared modules (_mmseg_tool) are in tools/; appended, so that
+# nothing there shadows an installed module
+sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from _mmseg_tool import mmseg_tool_path  # noqa: E402
 
 Tensor = torch.Tensor
 

@@ -30,6 +30,11 @@ class AtomicCheckpointHook(CheckpointHook):
     A kill at any point leaves ``last_checkpoint`` naming a complete file.
     Other storage backends fall back to MMEngine's behaviour. Arguments are
     those of :class:`~mmengine.hooks.CheckpointHook`.
+
+    MMEngine offers no public way to do this (a file backend sees neither
+    the ``last_checkpoint`` write nor the removal order), so the private
+    method is replaced; ``tests/test_mmengine_overrides.py`` pins it to the
+    MMEngine version it was written against.
     """
 
     def _save_checkpoint_with_step(self, runner, step, meta):

@@ -23,6 +23,11 @@ class SafeCheckpointLoadingHook(Hook):
     it. A run
     that raises never reaches ``after_run``; the safe loader then stays in
     place for the rest of that process (safe, not MMEngine's).
+
+    MMEngine's loading takes no ``weights_only``: the loader is swapped with
+    the public ``CheckpointLoader.register_scheme``; the one it restores is
+    read from the private ``CheckpointLoader._schemes``, which
+    ``tests/test_mmengine_overrides.py`` pins with MMEngine's local loader.
     """
 
     priority = 'VERY_HIGH'

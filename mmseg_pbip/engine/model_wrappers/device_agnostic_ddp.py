@@ -16,7 +16,9 @@ class DeviceAgnosticDDP(MMDistributedDataParallel):
     the CPU (multi-process CPU runs on the gloo backend, as in the tests),
     ``device_ids`` is dropped and SyncBN layers, which only work on GPUs,
     become plain BN (per-process statistics, logged); on GPUs nothing
-    changes.
+    changes. Selected only for multi-process runs without CUDA
+    (:func:`cpu_ddp_options`, which the tools and the pseudo-label API
+    apply); the configs keep MMEngine's wrapper.
 
     Args:
         module (nn.Module): The model.

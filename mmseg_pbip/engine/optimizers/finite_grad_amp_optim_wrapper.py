@@ -27,7 +27,8 @@ class FiniteGradAmpOptimWrapper(NonFiniteGradGuard, AmpOptimWrapper):
     """
 
     def step(self, **kwargs) -> None:
-        """Unscale, check, then clip and step as ``AmpOptimWrapper.step``.
+        """Unscale, check, then clip and step as ``AmpOptimWrapper.step``
+        (restated; ``tests/test_mmengine_overrides.py`` pins MMEngine's).
 
         Args:
             **kwargs: Passed to :meth:`torch.optim.Optimizer.step`.

@@ -30,5 +30,7 @@ class ExclusiveEndPolyLR(PolyLR):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # the first value (lr_0) is set in __init__ without the step count
+        # the first value (lr_0) is set in __init__ without the step count;
+        # PolyParamScheduler._get_value reads total_iters (pinned in
+        # tests/test_mmengine_overrides.py)
         self.total_iters = self.end - self.begin

@@ -1,11 +1,16 @@
-"""Config loading shared by the command-line tools."""
+"""Config loading shared by the command-line tools.
+
+Only the tools use it, so it lives beside them, not in the package. Tools in
+``tools/`` import it as ``_tool_config``; those in its subfolders append
+``tools/`` to ``sys.path`` first.
+"""
 import os.path as osp
 from typing import Optional
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from .optional import missing_extra_in
+from mmseg_pbip.utils.optional import missing_extra_in
 
 
 def load_tool_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -43,20 +48,3 @@ def tool_work_dir(cfg, config_path: str) -> str:
     return cfg.get('work_dir') or osp.join(
         'work_dirs',
         osp.splitext(osp.basename(config_path))[0])
-
-
-def mmseg_tool_path(name: str) -> str:
-    """Path of one of MMSeg's own tools, shipped in the mmseg wheel under
-    ``mmseg/.mim/tools`` (e.g. ``'test.py'``,
-    ``'model_converters/mit2mmseg.py'``).
-
-    Raises:
-        FileNotFoundError: this mmseg install does not ship its tools.
-    """
-    import mmseg
-    path = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', name)
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} is missing: this mmseg install does not ship its tools '
-            '(install the mmsegmentation wheel from PyPI)')
-    return path

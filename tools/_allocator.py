@@ -15,6 +15,9 @@ Switch it off with ``MMSEG_PBIP_MALLOC=system`` (glibc's defaults). A
 ``GLIBC_TUNABLES`` that already sets ``glibc.malloc.*`` is left alone. Other
 C libraries (macOS, musl) are left alone. GPU memory is PyTorch's caching
 allocator and is not affected.
+
+Only the tools use it (not part of the package); it imports nothing outside
+the standard library, so that a test can load it alone.
 """
 import ctypes
 import ctypes.util
