@@ -678,3 +678,42 @@ def test_slide_mpp_for_plain_images_and_slides_without_metadata(tmp_path):
         f.write(b'II*\x00' + b'\x00' * 64)
     with pytest.raises(SlideError, match='unreadable TIFF'):
         SlideReader(broken)
+
+
+def test_settings_are_checked_once_and_keyed_as_before(slide, tmp_path,
+                                                       capsys):
+    """A run's settings are refused when made, naming the setting (the tool
+    stops before loading the model: exit code 2, nothing mapped); the resume
+    key is the JSON earlier versions saved, so their outputs and saved states
+    are recognised."""
+    from types import SimpleNamespace
+
+    from mmseg_pbip.apis.wsi import SlideSettings
+    settings = SlideSettings(
+        identity=dict(config='a.py', checkpoint='b.pth', tta=False))
+    grid = SimpleNamespace(level=1, model_down=2.0)
+    key = ('{"batch_size": 8, "checkpoint": "b.pth", "config": "a.py", '
+           '"level": 1, "model_down": 2.0, "out_down": 4, "overlap": 32, '
+           '"slide": "/s/case.tiff", "tile": 224, "tiles": 10, "tta": false, '
+           '"window": "gaussian"}')
+    assert settings.resume_key('/s/case.tiff', grid, 10) == key
+    # workers, progress and the polygon area leave the key as it is
+    other = SlideSettings(
+        num_workers=0,
+        progress=False,
+        min_area=5.,
+        identity=dict(config='a.py', checkpoint='b.pth', tta=False))
+    assert other.resume_key('/s/case.tiff', grid, 10) == key
+    for bad, match in ((dict(overlap=30), 'multiples of the output'),
+                       (dict(window='box'), 'window must be one of'),
+                       (dict(batch_size=0), 'batch_size must be at least 1'),
+                       (dict(mpp=-0.5), 'mpp must be positive')):
+        with pytest.raises(ValueError, match=match):
+            SlideSettings(**bad)
+    out = str(tmp_path / 'out')
+    with pytest.raises(SystemExit) as e:
+        tool_main(slide['cfg'], slide['ckpt'], [slide['path']], out, '--mpp',
+                  '0.5', '--overlap', '30')
+    assert e.value.code == 2
+    assert 'multiples of the output downsample' in capsys.readouterr().err
+    assert not osp.exists(out)

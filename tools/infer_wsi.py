@@ -39,8 +39,6 @@ could not start (arguments, config, checkpoint).
 import argparse
 import os.path as osp
 import sys
-from functools import partial
-from typing import Callable
 
 import torch
 from _tool_config import load_tool_config
@@ -48,7 +46,7 @@ from mmengine.config import DictAction
 from mmengine.dist import all_gather_object, barrier, get_dist_info
 
 import mmseg_pbip  # noqa: F401
-from mmseg_pbip.apis.wsi import infer_slide
+from mmseg_pbip.apis.wsi import SlideMapper, SlideSettings
 from mmseg_pbip.apis.wsi.batch import (map_slide_safely, plan_slides,
                                        summary_text, write_summary)
 from mmseg_pbip.apis.wsi.inference import load_segmentor
@@ -126,19 +124,9 @@ def stop(message: str) -> None:
     raise SystemExit(2)
 
 
-def slide_mapper(args, cfg, meta) -> Callable:
-    """``infer(slide, folder)`` with the model and the run's settings."""
-    try:
-        model = load_segmentor(cfg, args.checkpoint, local_device(args.device),
-                               args.tta)
-    except (OSError, ValueError) as e:
-        stop(str(e))
-    return partial(
-        infer_slide,
-        model,
-        classes=list(meta['classes']),
-        palette=meta['palette'],
-        background_index=int(meta['background_index']),
+def slide_settings(args, cfg) -> SlideSettings:
+    """The run's settings, from the command line and the config."""
+    return SlideSettings(
         mpp=args.mpp if args.mpp is not None else cfg.get('wsi_mpp'),
         slide_mpp=args.slide_mpp,
         level=args.level,
@@ -152,10 +140,22 @@ def slide_mapper(args, cfg, meta) -> Callable:
         overwrite=args.overwrite,
         progress=not args.no_progress,
         upsample=not args.no_upsample,
-        settings=dict(
+        identity=dict(
             config=osp.abspath(args.config),
             checkpoint=osp.abspath(args.checkpoint),
             tta=args.tta))
+
+
+def slide_mapper(args, cfg, meta) -> SlideMapper:
+    """``infer(slide, folder)`` with the model and the run's settings."""
+    try:
+        settings = slide_settings(args, cfg)  # checked before the model
+        model = load_segmentor(cfg, args.checkpoint, local_device(args.device),
+                               args.tta)
+    except (OSError, ValueError) as e:
+        stop(str(e))
+    return SlideMapper(model, list(meta['classes']), meta['palette'],
+                       int(meta['background_index']), settings)
 
 
 def report(row: dict, stats: dict) -> None:

@@ -9,6 +9,8 @@ from mmengine.logging import print_log
 
 from .slide_reader import SlideError, SlideReader
 
+WINDOWS = ('gaussian', 'ramp', 'flat')  # blending weights (blend_window)
+
 
 @dataclass
 class SlideGrid:
@@ -117,11 +119,7 @@ def make_grid(reader: SlideReader,
         SlideError: naming the slide, when neither a level nor a usable
             resolution is given, or the numbers do not fit.
     """
-    if tile % out_down or overlap % out_down:
-        raise ValueError(f'tile ({tile}) and overlap ({overlap}) must be '
-                         f'multiples of the output downsample ({out_down})')
-    if not 0 <= overlap < tile:
-        raise ValueError(f'overlap {overlap} must be in [0, tile={tile})')
+    check_tiling(tile, overlap, out_down)
     if level is not None:
         model_down, level, model_mpp = _level_as_is(reader, level)
     else:
@@ -137,6 +135,22 @@ def make_grid(reader: SlideReader,
         stride=tile - overlap,
         out_down=out_down,
         model_mpp=model_mpp)
+
+
+def check_tiling(tile: int, overlap: int, out_down: int) -> None:
+    """Refuse tiling numbers that do not fit (see :func:`make_grid`).
+
+    Raises:
+        ValueError: naming the numbers.
+    """
+    if out_down < 1:
+        raise ValueError(
+            f'the output downsample must be at least 1, got {out_down}')
+    if tile % out_down or overlap % out_down:
+        raise ValueError(f'tile ({tile}) and overlap ({overlap}) must be '
+                         f'multiples of the output downsample ({out_down})')
+    if not 0 <= overlap < tile:
+        raise ValueError(f'overlap {overlap} must be in [0, tile={tile})')
 
 
 def _level_as_is(reader: SlideReader, level: int) -> tuple:
