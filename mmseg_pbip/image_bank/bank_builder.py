@@ -107,6 +107,38 @@ def cluster_class(unit: np.ndarray, k: int, kmeans: str, seed: int):
         f"kmeans must be 'spherical' or 'sklearn', got {kmeans!r}")
 
 
+def class_prototypes(unit: np.ndarray, k: int, kmeans: str, seed: int,
+                     prototype_rule: str, n_per_cluster: int):
+    """The prototypes of one class from its unit features.
+
+    Args:
+        unit (np.ndarray): ``[M, d]`` unit-norm features of the class.
+        k (int): Clusters.
+        kmeans, seed: See :func:`cluster_class`.
+        prototype_rule (str): 'centroid' (the unit centre) or
+            'nearest_mean' (mean of the ``n_per_cluster`` members nearest
+            the centre).
+        n_per_cluster (int): Members averaged by 'nearest_mean'.
+
+    Returns:
+        tuple[list[Tensor], list[np.ndarray]]: ``k`` prototypes ``[d]`` and,
+        per cluster, the members behind its prototype (indices into
+        ``unit``, most similar to the centre first).
+    """
+    assigned, centres = cluster_class(unit, k, kmeans, seed)
+    protos, orders = [], []
+    for j in range(k):
+        own = np.flatnonzero(assigned == j)
+        order = own[np.argsort(-(unit[own] @ centres[j]), kind='stable')]
+        if prototype_rule == 'centroid':
+            protos.append(torch.from_numpy(centres[j].copy()))
+        else:
+            order = order[:n_per_cluster]
+            protos.append(torch.from_numpy(unit[order].mean(0)))
+        orders.append(order)
+    return protos, orders
+
+
 def build_image_bank(paths: Sequence[str],
                      labels: np.ndarray,
                      class_names: Sequence[str],
@@ -179,22 +211,14 @@ def build_image_bank(paths: Sequence[str],
                               desc=f'encoding {name}',
                               reader=reader)
         unit = torch.nn.functional.normalize(feats, dim=1).numpy()
-        assigned, centres = cluster_class(unit, k, kmeans, seed)
-        sizes = []
-        for j in range(k):
-            own = np.flatnonzero(assigned == j)
-            order = own[np.argsort(-(unit[own] @ centres[j]), kind='stable')]
-            if prototype_rule == 'centroid':
-                protos.append(torch.from_numpy(centres[j].copy()))
-            else:
-                order = order[:n_per_cluster]
-                protos.append(torch.from_numpy(unit[order].mean(0)))
-            members.append([paths[idx[i]] for i in order])
-            sizes.append(len(order))
+        class_protos, orders = class_prototypes(unit, k, kmeans, seed,
+                                                prototype_rule, n_per_cluster)
+        protos += class_protos
+        members += [[paths[idx[i]] for i in order] for order in orders]
         ks.append(k)
         print_log(
             f'image bank: {name}: {len(idx)} patches -> {k} prototypes, '
-            f'rule {prototype_rule}, from {sizes} images',
+            f'rule {prototype_rule}, from {[len(o) for o in orders]} images',
             logger='current')
     return dict(
         prototypes=torch.stack(protos).float(),
