@@ -680,8 +680,7 @@ def test_slide_mpp_for_plain_images_and_slides_without_metadata(tmp_path):
         SlideReader(broken)
 
 
-def test_settings_are_checked_once_and_keyed_as_before(slide, tmp_path,
-                                                       capsys):
+def test_settings_are_checked_once_and_keyed(slide, tmp_path, capsys):
     """A run's settings are refused when made, naming the setting (the tool
     stops before loading the model: exit code 2, nothing mapped); the resume
     key is the JSON earlier versions saved, so their outputs and saved states
@@ -693,17 +692,23 @@ def test_settings_are_checked_once_and_keyed_as_before(slide, tmp_path,
         identity=dict(config='a.py', checkpoint='b.pth', tta=False))
     grid = SimpleNamespace(level=1, model_down=2.0)
     key = ('{"batch_size": 8, "checkpoint": "b.pth", "config": "a.py", '
-           '"level": 1, "model_down": 2.0, "out_down": 4, "overlap": 32, '
+           '"level": 1, "min_area": 0.0, "model_down": 2.0, "out_down": 4, '
+           '"overlap": 32, '
            '"slide": "/s/case.tiff", "tile": 224, "tiles": 10, "tta": false, '
            '"window": "gaussian"}')
     assert settings.resume_key('/s/case.tiff', grid, 10) == key
-    # workers, progress and the polygon area leave the key as it is
+    # workers and progress leave the key as it is
     other = SlideSettings(
         num_workers=0,
         progress=False,
-        min_area=5.,
         identity=dict(config='a.py', checkpoint='b.pth', tta=False))
     assert other.resume_key('/s/case.tiff', grid, 10) == key
+    # the polygon area changes the GeoJSON: a finished slide is not skipped
+    # for a run with another one
+    other = SlideSettings(
+        min_area=5.,
+        identity=dict(config='a.py', checkpoint='b.pth', tta=False))
+    assert other.resume_key('/s/case.tiff', grid, 10) != key
     for bad, match in ((dict(overlap=30), 'multiples of the output'),
                        (dict(window='box'), 'window must be one of'),
                        (dict(batch_size=0), 'batch_size must be at least 1'),

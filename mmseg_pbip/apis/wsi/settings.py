@@ -88,10 +88,10 @@ class SlideSettings:
         Saved with the state (``work/state.npz``) and the finished outputs
         (``done.json``): a later run resumes or skips the slide only with
         the same key. It holds :attr:`identity`, the slide's absolute path,
-        the settings that change the scores or the batches (tiling,
-        blending, batch size) and what the slide resolved them to (level,
-        model downsample, tiles on tissue); not the others (workers,
-        progress, ``min_area``; ``mpp``, ``slide_mpp``, ``upsample`` and
+        the settings that change the outputs or the batches (tiling,
+        blending, batch size, the GeoJSON's ``min_area``) and what the slide
+        resolved them to (level, model downsample, tiles on tissue); not the
+        others (workers, progress; ``mpp``, ``slide_mpp``, ``upsample`` and
         ``thumb_side`` through what they resolve to).
 
         Args:
@@ -113,6 +113,7 @@ class SlideSettings:
                 level=grid.level,
                 model_down=grid.model_down,
                 batch_size=self.batch_size,
+                min_area=self.min_area,
                 tiles=num_tiles),
             sort_keys=True,
             default=str)
