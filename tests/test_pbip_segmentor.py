@@ -143,7 +143,12 @@ def test_without_test_views(demo_root, tmp_path):
         for k, v in cfg.model.items() if not k.startswith('tta_')
     }
     stage_two = Config.fromfile(STAGE2_DEMO).model
-    assert without_test_views(stage_two) == stage_two
+    copied = without_test_views(stage_two)
+    assert copied == stage_two and copied is not stage_two
+    # no view at all is refused at build
+    for empty in (dict(tta_flips=()), dict(tta_intensities=())):
+        with pytest.raises(ValueError, match='at least one value'):
+            build_model(demo_root, tmp_path, **empty)
     # a model built so predicts the plain view's CAMs
     model = build_model(demo_root, tmp_path).eval()
     plain = build_model(

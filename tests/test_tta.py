@@ -1,5 +1,6 @@
 """``tools/test.py --tta``: MMSeg's TestTimeAug views merged by HistoTTAModel
-(mean CAMs for the CAM segmentors, SegTTAModel otherwise)."""
+(SegTTAModel; a CAM model's one view as it is, its own views inside)."""
+import copy
 import os.path as osp
 
 import numpy as np
@@ -10,6 +11,8 @@ from mmengine.dataset import pseudo_collate
 from mmseg.registry import DATASETS, MODELS
 from PIL import Image
 from utils import PBIP_DEMO, STAGE2_DEMO, build_model
+
+from mmseg_pbip.models.segmentors import WSSSCAMSegmentor
 
 
 def tta_views(cfg, root):
@@ -37,32 +40,28 @@ def write_case(tmp_path):
     return str(root)
 
 
-def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
+def test_cam_tta_is_the_models_own(demo_root, tmp_path):
+    """``--tta`` on a CAM config: one pipeline view, the segmentor's own
+    released views inside it; exactly the plain test's CAMs and mask."""
     cfg = Config.fromfile(PBIP_DEMO)
     assert cfg.tta_model.type == 'HistoTTAModel'
-    model = build_model(demo_root, tmp_path, white_threshold=200.).eval()
     intensities = list(cfg.model.tta_intensities)
     assert list(cfg.model.tta_flips) == [False, True]
     assert len(intensities) > 1
-    model.tta_intensities = intensities
-    model.tta_flips = [False, True]  # the config's own views
+    model = build_model(demo_root, tmp_path, white_threshold=200.).eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     tta = MODELS.build(dict(type='HistoTTAModel', module=model))
-    # the wrapper changes nothing in the segmentor: the pipeline's views come
-    # on top of the segmentor's own
-    assert model.tta_flips == [False, True]
-    assert model.tta_intensities == intensities
     data = tta_views(cfg, write_case(tmp_path))
-    # per view, a batch of one image
-    assert [v[0].flip for v in data['data_samples']] == [False, True]
+    assert len(data['inputs']) == 1  # one view, a batch of one image
+    plain_data = dict(
+        inputs=[data['inputs'][0][0]],
+        data_samples=[copy.deepcopy(data['data_samples'][0][0])])
     with torch.no_grad():
         out = tta.test_step(data)[0]
+        plain_out = model.test_step(plain_data)[0]
         # expected: every (flip, factor) view computed one by one on the
-        # plain input, flipped back, averaged (the released TTA); the
-        # pipeline's flip doubles each view, which leaves the mean as it is
-        plain = model.data_preprocessor(
-            dict(
-                inputs=[data['inputs'][0][0]],
-                data_samples=[data['data_samples'][0][0]]), False)
+        # plain input, flipped back, averaged (the released TTA)
+        plain = model.data_preprocessor(plain_data, False)
         x = plain['inputs']
         label = plain['data_samples'][0].gt_cls_label[None]
         assert label.tolist() == [[1., 0., 1., 0.]]  # from the mask
@@ -73,9 +72,16 @@ def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
                 cams = model._fused_cams_once(v * factor, label)
                 views.append(cams.flip(-1) if flip else cams)
         expected = (sum(views) / len(views))[0, :, :48, :40]
+    # the wrapper changed nothing in the segmentor
+    assert model.tta_flips == [False, True]
+    assert model.tta_intensities == intensities
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     assert out.seg_logits.data.shape == (4, 48, 40)
     assert torch.allclose(out.seg_logits.data, expected, atol=1e-6)
-    # the mask of the merged CAMs: argmax over the labelled classes (0, 2),
+    # exactly the plain test's prediction
+    assert torch.equal(out.seg_logits.data, plain_out.seg_logits.data)
+    assert torch.equal(out.pred_sem_seg.data, plain_out.pred_sem_seg.data)
+    # the mask of the mean CAMs: argmax over the labelled classes (0, 2),
     # glass corner background (4)
     pred = out.pred_sem_seg.data[0]
     masked = expected.clone()
@@ -86,31 +92,25 @@ def test_cam_views_merge_to_the_released_tta(demo_root, tmp_path):
     assert set(pred.unique().tolist()) <= {0, 2, 4}
     assert out.gt_sem_seg.data.shape == (1, 48, 40)
     assert osp.basename(out.img_path) == 'a.png'
-    assert 'input_rgb' not in out
-    # each view carries its image for the glass rule, in the original
-    # orientation: the flipped view's image is the plain view's
-    with torch.no_grad():
-        views = [
-            model.test_step(
-                dict(
-                    inputs=[data['inputs'][i][0]],
-                    data_samples=[data['data_samples'][i][0]]))[0]
-            for i in range(2)
-        ]
-    assert torch.equal(views[0].input_rgb.data, views[1].input_rgb.data)
 
 
-def test_cam_views_with_a_crf_are_refused(demo_root, tmp_path):
-    """The CRF would run on every view: HistoTTAModel refuses it at build."""
-    model = build_model(demo_root, tmp_path, crf=dict(iterations=1)).eval()
-    with pytest.raises(ValueError, match='CRF'):
-        MODELS.build(dict(type='HistoTTAModel', module=model))
+def test_cam_model_refuses_pipeline_views(demo_root, tmp_path):
+    """Several pipeline views would be a second TTA beside the CAM model's
+    own: refused, naming the one-view runtime."""
+    flips = Config.fromfile(STAGE2_DEMO)
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.tta_pipeline = flips.tta_pipeline  # the image and its flip
+    model = build_model(demo_root, tmp_path).eval()
+    tta = MODELS.build(dict(type='HistoTTAModel', module=model))
+    data = tta_views(cfg, write_case(tmp_path))
+    assert len(data['inputs']) == 2
+    with torch.no_grad(), pytest.raises(ValueError, match='cam_runtime.py'):
+        tta.test_step(data)
 
 
 def test_other_segmentors_merge_as_mmseg(demo_root, tmp_path):
     """Stage two (DeepLab): HistoTTAModel is MMSeg's SegTTAModel, mean of the
     de-flipped softmaxes."""
-    from utils import STAGE2_DEMO
     cfg = Config.fromfile(STAGE2_DEMO)
     assert cfg.tta_model.type == 'HistoTTAModel'
     cfg.model.decode_head.channels = 16
@@ -119,7 +119,7 @@ def test_other_segmentors_merge_as_mmseg(demo_root, tmp_path):
     cfg.model.pretrained = None
     model = MODELS.build(cfg.model).eval()
     tta = MODELS.build(dict(type='HistoTTAModel', module=model))
-    assert not tta.merges_cams
+    assert not isinstance(tta.module, WSSSCAMSegmentor)
     data = tta_views(cfg, write_case(tmp_path))
     with torch.no_grad():
         out = tta.test_step(data)[0]

@@ -21,6 +21,21 @@ custom_hooks = [dict(type='WeightSourceCheckHook')]
 # Training from random weights must be asked for (and is logged loudly).
 allow_random_init = False
 randomness = dict(seed=0)
-# `tools/test.py CONFIG CKPT --tta` (with the datasets' `tta_pipeline`):
-# MMSeg's SegTTAModel for stage two, mean CAMs for the CAM segmentors
+# `tools/test.py CONFIG CKPT --tta`: MMSeg's TestTimeAug views, the image as
+# it is and flipped left-right, merged as MMSeg's SegTTAModel does (mean
+# softmax). The CAM models make their own test-time views; their runtime
+# (./cam_runtime.py) gives them one view here.
 tta_model = dict(type='HistoTTAModel')
+tta_pipeline = [
+    dict(type='LoadHistoImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadHistoAnnotations')],
+            [dict(type='PackHistoSegInputs')],
+        ])
+]

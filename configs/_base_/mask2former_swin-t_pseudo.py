@@ -48,6 +48,22 @@ test_pipeline = [
     dict(type='LoadHistoAnnotations'),
     dict(type='PackHistoSegInputs'),
 ]
+# `--tta`: the views of ../_base_/default_runtime.py (the image as it is and
+# flipped left-right, read as the data above), not MMSeg's ADE20K scales
+tta_model = dict(type='HistoTTAModel')
+tta_pipeline = [
+    dict(type='LoadHistoImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadHistoAnnotations')],
+            [dict(type='PackHistoSegInputs')],
+        ])
+]
 train_dataloader = dict(
     _delete_=True,
     batch_size=8,

@@ -3,8 +3,7 @@
 # as configs/pbip/pbip_mit-b1_1xb8-150iters_demo-224x224.py.
 _base_ = [
     '../_base_/models/pscl_swin-t.py', '../_base_/datasets/demo.py',
-    '../_base_/schedules/adamw_poly_150iters.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/adamw_poly_150iters.py'
 ]
 allow_random_init = True
 model = dict(

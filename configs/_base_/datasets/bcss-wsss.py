@@ -19,23 +19,6 @@ test_pipeline = [
     dict(type='LoadHistoAnnotations'),
     dict(type='PackHistoSegInputs'),
 ]
-# `tools/test.py CONFIG CKPT --tta`: MMSeg's TestTimeAug, the image as it is
-# and flipped left-right. Stage-one models merge the views with HistoTTAModel
-# (mean CAMs, on top of the segmentor's own views), stage two as MMSeg's
-# SegTTAModel (mean softmax).
-tta_pipeline = [
-    dict(type='LoadHistoImageFromFile'),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadHistoAnnotations')],
-            [dict(type='PackHistoSegInputs')],
-        ])
-]
 # Stage one counts epochs as the released code does (DataLoader with
 # shuffle=True, restarted every epoch): a new permutation each epoch and a
 # short last batch (23,422 % 10 = 2 patches). Iteration-based configs (stage

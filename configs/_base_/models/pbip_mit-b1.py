@@ -20,7 +20,7 @@
 # adds its image-bank hook to the runtime's `custom_hooks` (below), and
 # MMEngine refuses a key that two bases of one config both define. A config
 # inheriting this file lists no runtime of its own.
-_base_ = ['./histo_data_preprocessor.py', '../default_runtime.py']
+_base_ = ['./histo_data_preprocessor.py', '../cam_runtime.py']
 num_classes = 4
 model = dict(
     type='PBIPSegmentor',

@@ -3,7 +3,9 @@
 # Weights: MMSeg's Swin-T ImageNet checkpoint (swin_tiny_patch4_window7_224
 # converted with MMSeg's tools/model_converters/swin2mmseg.py) at
 # pretrained/swin_tiny_patch4_window7_224_mmseg.pth.
-_base_ = ['./histo_data_preprocessor.py']
+# The runtime is a base of this file (as for PBIP): the CAM runtime's
+# one-view `tta_pipeline`; a config inheriting this file lists no runtime.
+_base_ = ['./histo_data_preprocessor.py', '../cam_runtime.py']
 num_classes = 4
 model = dict(
     type='PSCLSegmentor',

@@ -69,6 +69,10 @@ class WSSSCAMSegmentor(BaseSegmentor):
         self.mask_cams_by_label = mask_cams_by_label
         self.white_threshold = white_threshold
         self.bg_score = bg_score
+        if not tta_flips or not tta_intensities:
+            raise ValueError(
+                'tta_flips and tta_intensities need at least one value each '
+                '(one plain view: (False, ) and (1.0, ))')
         self.tta_flips = [bool(f) for f in tta_flips]
         self.tta_intensities = [float(f) for f in tta_intensities]
         self.argmax_present_only = argmax_present_only
@@ -136,11 +140,7 @@ class WSSSCAMSegmentor(BaseSegmentor):
         """Pseudo masks: ``pred_sem_seg`` ``[1, H, W]`` with tissue classes
         0..N-1 and background N, and the fused CAMs as ``seg_logits``.
 
-        A flipped input (``flip`` in its metainfo, e.g. a ``TestTimeAug``
-        view) is flipped back first. When a rule reads the image (glass,
-        CRF), each prediction also carries it, RGB in [0, 1] in the original
-        orientation and size, as ``input_rgb`` (what
-        :class:`HistoTTAModel` gives those rules after merging views)."""
+        A flipped input (``flip`` in its metainfo) is flipped back first."""
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
         labels = None
@@ -148,7 +148,7 @@ class WSSSCAMSegmentor(BaseSegmentor):
                                            for s in data_samples):
             labels = self.cls_labels(data_samples).to(inputs.dtype)
         cams = self.fused_cams(inputs, labels)
-        # the image, only where something reads it (glass, CRF, the merge)
+        # the image, only where something reads it (glass, CRF)
         images = self.images_01(inputs) if (self.white_threshold is not None
                                             or self.crf is not None) else None
         for i, sample in enumerate(data_samples):
@@ -176,11 +176,6 @@ class WSSSCAMSegmentor(BaseSegmentor):
                 dict(
                     seg_logits=PixelData(data=logits),
                     pred_sem_seg=PixelData(data=seg[None])))
-            if image is not None:
-                if tuple(ori) != (h, w):
-                    image = F.interpolate(
-                        image[None], size=ori, mode='bilinear')[0]
-                sample.set_data(dict(input_rgb=PixelData(data=image)))
         return data_samples
 
     def labels_from_cams(self, cams: Tensor, image: Optional[Tensor],
@@ -242,7 +237,7 @@ def without_test_views(model_cfg: dict) -> dict:
     (``tta_flips`` x ``tta_intensities``) are the input as it is: the
     released PBIP code makes pseudo labels this way, and slides are mapped
     this way unless asked otherwise. Other segmentors have no views of their
-    own; their config is returned as it is.
+    own; their config is copied as it is.
 
     Args:
         model_cfg (dict): A ``model`` config (registry ``type``).
@@ -252,8 +247,8 @@ def without_test_views(model_cfg: dict) -> dict:
     """
     model_type = model_cfg['type']
     cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    model_cfg = copy.deepcopy(model_cfg)
     if not (isinstance(cls, type) and issubclass(cls, WSSSCAMSegmentor)):
         return model_cfg
-    model_cfg = copy.deepcopy(model_cfg)
     model_cfg.update(tta_flips=(False, ), tta_intensities=(1.0, ))
     return model_cfg
