@@ -1,4 +1,5 @@
 """Image bank: selection, white filter, K-means, file round trip."""
+import copy
 import os.path as osp
 import zlib
 
@@ -336,3 +337,36 @@ def test_seeded_flip_rotate90_moves_masks_with_the_image():
     assert np.array_equal(out['img'], expected)
     assert np.array_equal(out['gt_seg_map'], expected[..., 0])
     assert out['img_shape'] == (3, 2)
+
+
+def test_bank_of_other_settings_is_refused(demo_root):
+    """A bank file built with other input statistics, augmentation or K-means
+    than the config's is refused when loaded, naming the setting; the same
+    settings pass (a change of the input reaches the bank)."""
+    from mmengine.config import Config
+    from mmseg.registry import HOOKS, MODELS
+    from utils import PBIP_DEMO
+
+    from mmseg_pbip.engine.hooks import bank_from_config
+    cfg = Config.fromfile(PBIP_DEMO)
+    cfg.train_dataloader.dataset.data_root = demo_root
+    hook = HOOKS.build(
+        next(h for h in cfg.custom_hooks if h.type == 'ImageBankHook'))
+    hook.bank_file = 'bank.pth'
+    encoder = MODELS.build(cfg.model.image_encoder).eval()
+    bank = bank_from_config(cfg, encoder, **hook.settings)
+    hook.check_settings(bank, cfg)  # as built: accepted
+    other = copy.deepcopy(cfg)
+    other.model.data_preprocessor.mean = [0., 0., 0.]
+    with pytest.raises(ValueError, match=r'bank\.pth .*reader: '):
+        hook.check_settings(bank, other)
+    for key, value in (('augment', False), ('k_per_class', 2)):
+        changed = HOOKS.build(
+            dict(
+                next(h for h in cfg.custom_hooks if h.type == 'ImageBankHook'),
+                **{key: value}))
+        with pytest.raises(ValueError, match=f'{key}|reader'):
+            changed.check_settings(bank, cfg)
+    # a bank of the earlier reader format: K-means settings only
+    old = dict(bank, settings=dict(bank['settings'], reader=dict(mean=[1.])))
+    hook.check_settings(old, other)

@@ -1,4 +1,5 @@
 """Build or load the image bank and install its prototypes in the model."""
+import json
 import os.path as osp
 from typing import Optional
 
@@ -13,9 +14,56 @@ from PIL import Image
 from ...datasets import cls_label_from_mask, config_metainfo
 from ...image_bank import (BankImageReader, bank_pipeline, build_image_bank,
                            image_loader, load_image_bank, save_image_bank)
+from ...image_bank.bank_reader import plain
 from ...models.utils.switch_rules import (BANK_RULES, bank_switches,
                                           check_switches)
 from ..model_wrappers import unwrap_model
+
+
+def bank_reader_from_config(cfg,
+                            input_space: str = 'rgb01',
+                            augment: bool = False,
+                            stretch: bool = False,
+                            seed: int = 42) -> BankImageReader:
+    """The reader of a config's bank patches: the training pipeline's image
+    loader, the bank's flips / rotation (``augment``, ``seed``), the model's
+    ``data_preprocessor`` (``input_space='inputs'``) and ``stretch``.
+
+    Raises:
+        ValueError: The training pipeline has no image loader (before any
+            file is read).
+    """
+    load = image_loader(cfg.train_dataloader.dataset.get('pipeline'))
+    return BankImageReader(
+        input_space,
+        bank_pipeline(load, augment, seed), (cfg.get('model')
+                                             or {}).get('data_preprocessor'),
+        stretch=stretch)
+
+
+def stale_bank_settings(bank: dict, settings: dict, reader: dict) -> list:
+    """The build settings in which a loaded bank differs from a config's.
+
+    Args:
+        bank (dict): A loaded bank (its ``settings``).
+        settings (dict): The hook's :func:`build_image_bank` settings.
+        reader (dict): The config's :attr:`BankImageReader.settings`.
+
+    Returns:
+        list[str]: ``'key: bank value != config value'`` for each
+        difference; empty when they agree. A bank of an earlier version
+        (reader settings without ``pipeline``) is compared on the K-means
+        settings only.
+    """
+    built = bank.get('settings') or {}
+    mine = {k: settings[k] for k in built if k in settings}
+    if 'pipeline' in (built.get('reader') or {}):
+        mine['reader'] = reader
+    return [
+        f'{k}: {built[k]!r} != {v!r}' for k, v in mine.items()
+        if json.dumps(plain(built[k]), sort_keys=True) != json.dumps(
+            plain(v), sort_keys=True)
+    ]
 
 
 def bank_from_config(cfg,
@@ -38,13 +86,9 @@ def bank_from_config(cfg,
             bank's pipeline, see :func:`bank_pipeline`.
         **settings: :func:`build_image_bank` keyword arguments.
     """
+    reader = bank_reader_from_config(cfg, input_space, augment, stretch,
+                                     settings.get('seed', 42))
     ds_cfg = cfg.train_dataloader.dataset.copy()
-    load = image_loader(ds_cfg.get('pipeline'))  # refused before any read
-    reader = BankImageReader(
-        input_space,
-        bank_pipeline(load, augment, settings.get('seed', 42)),
-        (cfg.get('model') or {}).get('data_preprocessor'),
-        stretch=stretch)
     ds_cfg['pipeline'] = []
     dataset = DATASETS.build(ds_cfg)
     if dataset.cls_label_from == 'filename':
@@ -71,6 +115,10 @@ def tissue_classes(cfg):
     background entry), see :func:`config_metainfo`."""
     meta = config_metainfo(cfg)
     return tuple(meta['classes'][:meta['background_index']])
+
+
+# the hook settings that only make the reader (the seed also seeds K-means)
+READER = ('input_space', 'augment', 'stretch')
 
 
 @HOOKS.register_module()
@@ -159,6 +207,23 @@ class ImageBankHook(Hook):
             bank_switches(self.settings, encoder, match_loss), BANK_RULES,
             'ImageBankHook')
 
+    def check_settings(self, bank: dict, cfg) -> None:
+        """Refuse a bank file built with other settings than the config's
+        (input statistics, channel order, augmentation, K-means), so that a
+        change of the input reaches the bank with everything else."""
+        build = {k: v for k, v in self.settings.items() if k not in READER}
+        reader = bank_reader_from_config(
+            cfg,
+            *[self.settings[k] for k in READER],
+            seed=self.settings['seed']).settings
+        stale = stale_bank_settings(bank, build, reader)
+        if stale:
+            raise ValueError(
+                f'image bank {self.bank_file} was built with other settings '
+                f"than this config's: {'; '.join(stale)}. Rebuild it "
+                '(tools/build_image_bank.py CONFIG, or ImageBankHook '
+                'rebuild=True)')
+
     def before_run(self, runner) -> None:
         model = unwrap_model(runner.model)
         match_loss = getattr(model, 'match_loss', None)
@@ -192,6 +257,7 @@ class ImageBankHook(Hook):
             tissue_classes(runner.cfg),
             feature_dim=encoder.out_channels,
             encoder=encoder if self.check_encoder else None)
+        self.check_settings(bank, runner.cfg)
         model.head.set_prototypes(bank['prototypes'], bank['k_per_class'])
         print_log(
             f'image bank {self.bank_file}: {bank["k_per_class"]} prototypes '
