@@ -680,11 +680,11 @@ def test_slide_mpp_for_plain_images_and_slides_without_metadata(tmp_path):
         SlideReader(broken)
 
 
-def test_settings_are_checked_once_and_keyed(slide, tmp_path, capsys):
+def test_settings_are_checked_once_and_keyed(slide, demo_root, tmp_path,
+                                             capsys):
     """A run's settings are refused when made, naming the setting (the tool
     stops before loading the model: exit code 2, nothing mapped); the resume
-    key is the JSON earlier versions saved, so their outputs and saved states
-    are recognised."""
+    key holds what changes the outputs, a CAM model's views included."""
     from types import SimpleNamespace
 
     from mmseg_pbip.apis.wsi import SlideSettings
@@ -703,6 +703,21 @@ def test_settings_are_checked_once_and_keyed(slide, tmp_path, capsys):
         progress=False,
         identity=dict(config='a.py', checkpoint='b.pth', tta=False))
     assert other.resume_key('/s/case.tiff', grid, 10) == key
+    # a CAM model's test-time views are part of the identity: a one-view and
+    # a six-view map of a slide do not skip each other
+    from utils import build_model
+
+    from mmseg_pbip.apis.wsi import SlideMapper
+    keys = []
+    for views in (dict(), dict(tta_flips=(False, ), tta_intensities=(1.0, ))):
+        model = build_model(demo_root, tmp_path, **views)
+        mapper = SlideMapper(model, list(CLASSES), PALETTE, 4, settings)
+        assert mapper.settings.identity['test_views'] == [
+            model.tta_flips, model.tta_intensities
+        ]
+        keys.append(mapper.settings.resume_key('/s/case.tiff', grid, 10))
+    assert keys[0] != keys[1]
+    assert settings.resume_key('/s/case.tiff', grid, 10) == key  # unchanged
     # the polygon area changes the GeoJSON: a finished slide is not skipped
     # for a run with another one
     other = SlideSettings(

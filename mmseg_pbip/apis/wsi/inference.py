@@ -9,6 +9,7 @@ disk-backed label map, resumably) and the exports; :func:`infer_slide` is
 one slide with keyword settings. A tool mapping many slides makes one
 mapper (``tools/infer_wsi.py``).
 """
+import dataclasses
 import json
 import os
 import os.path as osp
@@ -19,7 +20,7 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
-from ...models.segmentors import without_test_views
+from ...models.segmentors import WSSSCAMSegmentor, without_test_views
 from ...utils import atomic_path, require_extra
 from .exporters import (class_pixel_counts, write_area_table, write_geojson,
                         write_label_tiff, write_overview)
@@ -48,8 +49,9 @@ class SlideMapper:
     Outputs (``out_dir``): ``mask.tiff`` (pyramidal, palette, class
     indices), ``overview.png``, ``annotations.geojson`` (QuPath, level-0
     coordinates), ``areas.csv``, and last ``done.json`` (the resume key,
-    :meth:`SlideSettings.resume_key`): a rerun with the same settings skips
-    the slide, one with others is refused unless ``overwrite``.
+    :meth:`SlideSettings.resume_key`, whose identity also records a CAM
+    model's test-time views): a rerun with the same settings skips the
+    slide, one with others is refused unless ``overwrite``.
 
     Args:
         model: Segmentor in eval mode (stage one or two), predicting as
@@ -71,6 +73,12 @@ class SlideMapper:
                  settings: Optional[SlideSettings] = None) -> None:
         require_extra('wsi')  # every output needs it: fail before mapping
         self.settings = settings or SlideSettings()
+        if isinstance(model, WSSSCAMSegmentor):  # its views change the scores
+            self.settings = dataclasses.replace(
+                self.settings,
+                identity=dict(
+                    self.settings.identity,
+                    test_views=[model.tta_flips, model.tta_intensities]))
         self.model, self.classes, self.palette = model, classes, palette
         self.background_index = background_index
         self.scorer = TileScorer(model, len(classes), background_index,
