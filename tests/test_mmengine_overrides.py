@@ -18,12 +18,14 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import CheckpointHook
-from mmengine.model import MMDistributedDataParallel
+from mmengine.model import BaseTTAModel, MMDistributedDataParallel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.optim.scheduler.param_scheduler import PolyParamScheduler
 from mmengine.runner import CheckpointLoader, Runner
-from mmengine.runner.checkpoint import load_from_local
+from mmengine.runner.checkpoint import (_load_checkpoint_to_model,
+                                        load_from_local)
 from mmseg.datasets.transforms import LoadAnnotations
+from mmseg.models.backbones.mit import MixVisionTransformer
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from utils import PBIP_DEMO
 
@@ -82,6 +84,31 @@ PINS = [
     Pin(MMDistributedDataParallel.__init__,
         ('self', 'module', 'detect_anomalous_params', 'kwargs'),
         'e29ffc4f8f4a885d', 'DeviceAgnosticDDP.__init__ calls it'),
+    Pin(
+        _load_checkpoint_to_model,
+        ('model', 'checkpoint', 'strict', 'logger', 'revise_keys'),
+        'e97ceb7819af8c87',
+        'apis.wsi.inference.load_segmentor loads a checked state dict with '
+        'this private function (strict, module. prefixes stripped)'),
+    Pin(
+        BaseTTAModel.__init__, ('self', 'module', 'data_preprocessor'),
+        '0b37c8d2174c5038',
+        "HistoTTAModel.__init__ drops the Runner's data_preprocessor when "
+        "the module has its own, because this would replace the module's"),
+    Pin(
+        Runner.train, ('self', ), '98de231f177d0396',
+        'ImageBankHook.before_run tells training from testing by '
+        'runner._train_loop being a built loop, which this builds before '
+        'before_run'),
+    Pin(
+        MixVisionTransformer.__init__,
+        ('self', 'in_channels', 'embed_dims', 'num_stages', 'num_layers',
+         'num_heads', 'patch_sizes', 'strides', 'sr_ratios', 'out_indices',
+         'mlp_ratio', 'qkv_bias', 'drop_rate', 'attn_drop_rate',
+         'drop_path_rate', 'act_cfg', 'norm_cfg', 'pretrained', 'init_cfg',
+         'with_cp'), '1ed10e375a670ed8',
+        'NVLabsMixVisionTransformer sets LayerNorm epsilons through the '
+        'layers this builds (self.layers, block.attn.sr_ratio, attn.norm)'),
 ]
 
 
