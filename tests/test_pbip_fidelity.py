@@ -20,6 +20,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from utils import REPO
 
+from mmseg_pbip.apis.pseudo_labels import pseudo_label_runner_config
+
 RELEASED = osp.join(REPO, 'configs', 'pbip', 'pbip_mit-b1_1xb10-8e_'
                     'bcss-wsss-224x224.py')
 PAPER = osp.join(REPO, 'configs', 'pbip', 'pbip-paper_mit-b1_1xb10-1'
@@ -307,8 +309,14 @@ def test_released_test_time_cams_and_pseudo_labels_match_the_reference():
     pred = torch.stack([s.pred_sem_seg.data[0] for s in ours])
     assert torch.equal(pred, ref.argmax(1))
     assert int(pred.max()) < 4  # never background
-    # pseudo labels: the same without test-time augmentation
-    model.tta_flips, model.tta_intensities = [False], [1.0]
+    # pseudo labels: the same without test-time augmentation, from the model
+    # the pseudo-label runner builds (without_test_views of the config)
+    cfg = pseudo_label_runner_config(cfg, 'ckpt.pth', 'out', [0])
+    assert list(cfg.model.tta_flips) == [False]
+    assert list(cfg.model.tta_intensities) == [1.0]
+    plain = MODELS.build(cfg.model).double().eval()
+    plain.load_state_dict(model.state_dict())
+    model = plain
     with torch.no_grad():
         ref = released_test_cams(model, inputs, labels, tta=False)
         ours = model.predict(inputs, batch(1)[2])
