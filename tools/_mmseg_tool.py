@@ -48,10 +48,10 @@ def run_mmseg_tool(name: str) -> None:
     """
     import torch
     from _allocator import keep_freed_memory
+    from _tool_config import init_launcher
 
     import mmseg_pbip  # noqa: F401
     from mmseg_pbip.engine.model_wrappers import cpu_ddp_options
-    from mmseg_pbip.utils import init_launcher
 
     # CPU steps free and re-fault GBs of activations under glibc's defaults
     # (MMSEG_PBIP_MALLOC=system keeps them; tools/_allocator.py)

@@ -1,13 +1,17 @@
-"""Config loading shared by the command-line tools.
+"""Config loading and process launching shared by the command-line tools.
 
 Only the tools use it, so it lives beside them, not in the package. Tools in
 ``tools/`` import it as ``_tool_config``; those in its subfolders append
 ``tools/`` to ``sys.path`` first.
 """
+import os
 import os.path as osp
 from typing import Optional
 
+import torch
+import torch.distributed as torch_dist
 from mmengine.config import Config
+from mmengine.dist import init_dist, is_distributed
 from mmengine.registry import init_default_scope
 
 from mmseg_pbip.utils.optional import missing_extra_in
@@ -48,3 +52,38 @@ def tool_work_dir(cfg, config_path: str) -> str:
     return cfg.get('work_dir') or osp.join(
         'work_dirs',
         osp.splitext(osp.basename(config_path))[0])
+
+
+def init_launcher(launcher: str, cfg=None) -> None:
+    """Join the process group of ``launcher`` (no-op for ``'none'``).
+
+    With CUDA, MMEngine's :func:`~mmengine.dist.init_dist` (one GPU per
+    process, the backend of ``cfg.env_cfg.dist_cfg``, nccl by default).
+    Without CUDA, only ``'pytorch'`` (torchrun) is supported, on gloo:
+    MMEngine's launcher would call ``torch.cuda.set_device``.
+
+    Args:
+        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
+        cfg (Config, optional): The run's config.
+    """
+    if launcher == 'none' or is_distributed():
+        return
+    if torch.cuda.is_available():
+        dist_cfg = ((cfg or {}).get('env_cfg') or {}).get('dist_cfg') or {}
+        init_dist(launcher, backend=dist_cfg.get('backend', 'nccl'))
+    elif launcher == 'pytorch':
+        torch_dist.init_process_group('gloo')
+    else:
+        raise SystemExit(f'--launcher {launcher} needs GPUs; without CUDA, '
+                         'start the processes with torchrun and '
+                         '--launcher pytorch')
+
+
+def local_device(device: Optional[str] = None) -> str:
+    """This process's device: ``device`` when given, else its GPU
+    (``cuda:LOCAL_RANK``) when there is one, else the CPU."""
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return 'cpu'

@@ -20,7 +20,8 @@ import os.path as osp
 import time
 
 import torch
-from _tool_config import load_tool_config, tool_work_dir
+from _tool_config import (init_launcher, load_tool_config, local_device,
+                          tool_work_dir)
 from mmengine.config import DictAction
 from mmengine.dist import barrier, is_main_process
 from mmseg.registry import HOOKS, MODELS
@@ -28,7 +29,6 @@ from mmseg.registry import HOOKS, MODELS
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.engine.hooks import bank_from_config
 from mmseg_pbip.image_bank import save_image_bank
-from mmseg_pbip.utils import init_launcher, local_device
 
 
 def main():

@@ -37,13 +37,12 @@ import os.path as osp
 import time
 
 from _allocator import keep_freed_memory
-from _tool_config import load_tool_config, tool_work_dir
+from _tool_config import init_launcher, load_tool_config, tool_work_dir
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 
 import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis import best_checkpoint, generate_pseudo_labels
-from mmseg_pbip.utils import init_launcher
 
 
 def parse_args():

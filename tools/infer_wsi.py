@@ -41,7 +41,7 @@ import os.path as osp
 import sys
 
 import torch
-from _tool_config import load_tool_config
+from _tool_config import init_launcher, load_tool_config, local_device
 from mmengine.config import DictAction
 from mmengine.dist import all_gather_object, barrier, get_dist_info
 
@@ -51,7 +51,7 @@ from mmseg_pbip.apis.wsi.batch import (map_slide_safely, plan_slides,
                                        summary_text, write_summary)
 from mmseg_pbip.apis.wsi.inference import load_segmentor
 from mmseg_pbip.datasets import config_metainfo
-from mmseg_pbip.utils import init_launcher, local_device, require_extra
+from mmseg_pbip.utils import require_extra
 
 
 def parse_args(argv=None):

@@ -1,5 +1,5 @@
 from .atomic_files import atomic_path
-from .dist_utils import init_launcher, local_device, shard_map
+from .dist_utils import shard_map
 from .index_png import png_path_for, save_index_png
 from .optional import MissingExtraError, import_optional, require_extra
 from .safe_loading import (checkpoint_safe_globals, find_weight_file,
@@ -8,9 +8,9 @@ from .safe_loading import (checkpoint_safe_globals, find_weight_file,
                            register_safe_globals, safe_load)
 
 __all__ = [
-    'atomic_path', 'init_launcher', 'local_device', 'shard_map',
-    'checkpoint_safe_globals', 'register_safe_globals',
-    'register_safe_checkpoint_loader', 'safe_load', 'find_weight_file',
-    'read_state_dict', 'load_local_checkpoint', 'png_path_for',
-    'save_index_png', 'import_optional', 'require_extra', 'MissingExtraError'
+    'atomic_path', 'shard_map', 'checkpoint_safe_globals',
+    'register_safe_globals', 'register_safe_checkpoint_loader', 'safe_load',
+    'find_weight_file', 'read_state_dict', 'load_local_checkpoint',
+    'png_path_for', 'save_index_png', 'import_optional', 'require_extra',
+    'MissingExtraError'
 ]

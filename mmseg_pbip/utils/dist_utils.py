@@ -1,52 +1,13 @@
-"""Multi-process helpers: join a launcher's process group, shard work.
+"""Multi-process helper: shard work over the ranks.
 
 Work is split in fixed chunks (batches) and the chunks are dealt to the
 ranks round-robin, so every chunk is computed exactly as a single process
 computes it: results are identical to a single-process run, not just close.
 """
-import os
 from typing import Callable, List, Optional, Sequence
 
-import torch
-import torch.distributed as torch_dist
-from mmengine.dist import (all_gather_object, get_dist_info, init_dist,
-                           is_distributed)
+from mmengine.dist import all_gather_object, get_dist_info
 from tqdm import tqdm
-
-
-def init_launcher(launcher: str, cfg=None) -> None:
-    """Join the process group of ``launcher`` (no-op for ``'none'``).
-
-    With CUDA, MMEngine's :func:`~mmengine.dist.init_dist` (one GPU per
-    process, the backend of ``cfg.env_cfg.dist_cfg``, nccl by default).
-    Without CUDA, only ``'pytorch'`` (torchrun) is supported, on gloo:
-    MMEngine's launcher would call ``torch.cuda.set_device``.
-
-    Args:
-        launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
-        cfg (Config, optional): The run's config.
-    """
-    if launcher == 'none' or is_distributed():
-        return
-    if torch.cuda.is_available():
-        dist_cfg = ((cfg or {}).get('env_cfg') or {}).get('dist_cfg') or {}
-        init_dist(launcher, backend=dist_cfg.get('backend', 'nccl'))
-    elif launcher == 'pytorch':
-        torch_dist.init_process_group('gloo')
-    else:
-        raise SystemExit(f'--launcher {launcher} needs GPUs; without CUDA, '
-                         'start the processes with torchrun and '
-                         '--launcher pytorch')
-
-
-def local_device(device: Optional[str] = None) -> str:
-    """This process's device: ``device`` when given, else its GPU
-    (``cuda:LOCAL_RANK``) when there is one, else the CPU."""
-    if device:
-        return device
-    if torch.cuda.is_available():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    return 'cpu'
 
 
 def shard_map(fn: Callable[[Sequence], object],

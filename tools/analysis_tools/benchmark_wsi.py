@@ -22,12 +22,11 @@ import mmseg_pbip  # noqa: F401
 from mmseg_pbip.apis.wsi import infer_slide
 from mmseg_pbip.apis.wsi.inference import load_segmentor
 from mmseg_pbip.datasets import config_metainfo
-from mmseg_pbip.utils import local_device
 
 # the tools' shared modules (_tool_config) are in tools/; appended, so that
 # nothing there shadows an installed module
 sys.path.append(osp.dirname(osp.dirname(osp.abspath(__file__))))
-from _tool_config import load_tool_config  # noqa: E402
+from _tool_config import load_tool_config, local_device  # noqa: E402
 
 
 def peak_rss_mib(who) -> float:
