@@ -23,7 +23,7 @@ from mmseg_pbip.utils.optional import EXTRAS, extra_of, import_optional
 HIDDEN = ('openslide', 'tiffslide', 'shapely', 'tifffile', 'mmdet',
           'pydensecrf', 'pydensecrf2', 'open_clip', 'conch')
 M2F_DEMO = osp.join(
-    REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-150'
+    REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-300'
     'iters_demo-pseudo-224x224.py')
 
 CHILD = '''

@@ -236,7 +236,7 @@ def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
     pscl = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-mini_1xb8-150'
                     'iters_demo-224x224.py')
     m2f = osp.join(
-        REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-150'
+        REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-300'
         'iters_demo-pseudo-224x224.py')
     work1, work2 = str(tmp_path / 's1'), str(tmp_path / 's2')
     base = {
@@ -251,7 +251,7 @@ def test_pscl_pipeline_with_the_same_tools(demo_root, tmp_path):
         })
     run(['tools/train.py', pscl] + cfg_options(opts1))
     ckpt = osp.join(work1, 'iter_2.pth')
-    # --tta on a PSCL (CAM) model: the pipeline's flips, mean CAMs
+    # --tta on a PSCL (CAM) model: one pipeline view, the model's own views
     _, log = run([
         'tools/test.py', pscl, ckpt, '--tta', '--work-dir',
         str(tmp_path / 's1_tta')

@@ -16,7 +16,7 @@ from mmseg_pbip.models import PSCLLoss, SupConLoss
 PSCL_DEMO = osp.join(REPO, 'configs', 'pscl', 'pscl_swin-mini_1xb8-150'
                      'iters_demo-224x224.py')
 M2F_DEMO = osp.join(
-    REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-150'
+    REPO, 'configs', 'pscl', 'mask2former_swin-mini_1xb8-300'
     'iters_demo-pseudo-224x224.py')
 
 
