@@ -34,10 +34,13 @@ def bank_reader_from_config(cfg,
             file is read).
     """
     load = image_loader(cfg.train_dataloader.dataset.get('pipeline'))
+    model = cfg.get('model') or {}
+    if 'module' in model:  # tools/test.py --tta: the tta_model wraps it
+        model = model['module']
     return BankImageReader(
         input_space,
-        bank_pipeline(load, augment, seed), (cfg.get('model')
-                                             or {}).get('data_preprocessor'),
+        bank_pipeline(load, augment, seed),
+        model.get('data_preprocessor'),
         stretch=stretch)
 
 
