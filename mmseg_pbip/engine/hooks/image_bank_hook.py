@@ -217,8 +217,11 @@ class ImageBankHook(Hook):
         build = {k: v for k, v in self.settings.items() if k not in READER}
         reader = bank_reader_from_config(
             cfg,
-            *[self.settings[k] for k in READER],
-            seed=self.settings['seed']).settings
+            seed=self.settings['seed'],
+            **{
+                k: self.settings[k]
+                for k in READER
+            }).settings
         stale = stale_bank_settings(bank, build, reader)
         if stale:
             raise ValueError(
@@ -260,7 +263,8 @@ class ImageBankHook(Hook):
             tissue_classes(runner.cfg),
             feature_dim=encoder.out_channels,
             encoder=encoder if self.check_encoder else None)
-        self.check_settings(bank, runner.cfg)
+        if exists[0]:  # a bank built just now has this config's settings
+            self.check_settings(bank, runner.cfg)
         model.head.set_prototypes(bank['prototypes'], bank['k_per_class'])
         print_log(
             f'image bank {self.bank_file}: {bank["k_per_class"]} prototypes '
