@@ -42,13 +42,15 @@ def run_mmseg_tool(name: str) -> None:
     ``torch.cuda.set_device``) and wrap the model in ``DeviceAgnosticDDP``
     (``--cfg-options model_wrapper_cfg.type=DeviceAgnosticDDP``, after the
     user's); with GPUs MMEngine sets up nccl and its own DDP wrapper.
+    A multi-process run that finished leaves its group before the
+    interpreter exits (``leave_process_group``).
 
     Args:
         name (str): Path of the tool under ``mmseg/.mim/tools``.
     """
     import torch
     from _allocator import keep_freed_memory
-    from _tool_config import init_launcher
+    from _tool_config import init_launcher, leave_process_group
 
     import mmseg_pbip  # noqa: F401
     from mmseg_pbip.engine.model_wrappers import cpu_ddp_options
@@ -64,3 +66,4 @@ def run_mmseg_tool(name: str) -> None:
     if options:
         sys.argv += ['--cfg-options'] + options
     runpy.run_path(path, run_name='__main__')
+    leave_process_group()

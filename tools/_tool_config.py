@@ -4,6 +4,7 @@ Only the tools use it, so it lives beside them, not in the package. Tools in
 ``tools/`` import it as ``_tool_config``; those in its subfolders append
 ``tools/`` to ``sys.path`` first.
 """
+import gc
 import os
 import os.path as osp
 from typing import Optional
@@ -77,6 +78,28 @@ def init_launcher(launcher: str, cfg=None) -> None:
         raise SystemExit(f'--launcher {launcher} needs GPUs; without CUDA, '
                          'start the processes with torchrun and '
                          '--launcher pytorch')
+
+
+def leave_process_group() -> None:
+    """End a multi-process run that finished: every process frees what it
+    still holds of the run, waits for the others, and leaves the group.
+
+    Without it, each process leaves only while the interpreter is torn down.
+    A gloo worker thread may then still be freeing a finished collective
+    whose tensors need the GIL, and the process aborts ("terminate called
+    without an active exception", SIGABRT): torchrun reports the whole
+    finished run as failed (pytorch/pytorch#190489; seen here in about one
+    run in ten of two CPU processes). ``gc.collect()`` frees the run's DDP
+    model (its reducer keeps the group alive); after the barrier no
+    collective is in flight; ``destroy_process_group`` then joins gloo's
+    threads. Call it only when the tool succeeded: a rank that failed must
+    not keep the others waiting at the barrier. No-op in a single process.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    gc.collect()
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
 
 
 def local_device(device: Optional[str] = None) -> str:

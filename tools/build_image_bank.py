@@ -20,8 +20,8 @@ import os.path as osp
 import time
 
 import torch
-from _tool_config import (init_launcher, load_tool_config, local_device,
-                          tool_work_dir)
+from _tool_config import (init_launcher, leave_process_group, load_tool_config,
+                          local_device, tool_work_dir)
 from mmengine.config import DictAction
 from mmengine.dist import barrier, is_main_process
 from mmseg.registry import HOOKS, MODELS
@@ -74,3 +74,4 @@ def main():
 if __name__ == '__main__':
     with torch.no_grad():
         main()
+    leave_process_group()

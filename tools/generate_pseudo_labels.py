@@ -37,7 +37,8 @@ import os.path as osp
 import time
 
 from _allocator import keep_freed_memory
-from _tool_config import init_launcher, load_tool_config, tool_work_dir
+from _tool_config import (init_launcher, leave_process_group, load_tool_config,
+                          tool_work_dir)
 from mmengine.config import DictAction
 from mmengine.dist import is_main_process
 
@@ -113,3 +114,4 @@ def main():
 
 if __name__ == '__main__':
     main()
+    leave_process_group()

@@ -41,7 +41,8 @@ import os.path as osp
 import sys
 
 import torch
-from _tool_config import init_launcher, load_tool_config, local_device
+from _tool_config import (init_launcher, leave_process_group, load_tool_config,
+                          local_device)
 from mmengine.config import DictAction
 from mmengine.dist import all_gather_object, barrier, get_dist_info
 
@@ -213,4 +214,6 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
     with torch.no_grad():
-        sys.exit(main())
+        code = main()
+    leave_process_group()
+    sys.exit(code)
