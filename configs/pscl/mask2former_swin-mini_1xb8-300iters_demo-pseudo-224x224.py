@@ -4,11 +4,14 @@
 # work dir; tools/run_demo.sh passes the one of its own run), trained on its
 # pseudo labels, 300 iterations on a CPU (150 left it 0.58 mIoU below stage
 # one on the demo test split, 300 put it 2.70 above: docs/methods.md).
-_base_ = ['../_base_/mask2former_swin-t_pseudo.py']
+_base_ = [
+    '../_base_/models/mask2former_swin-t_histo.py',
+    '../_base_/datasets/demo.py',
+    '../_base_/schedules/mask2former_adamw_poly_20k.py',
+]
 stage1_checkpoint = (
     'work_dirs/demo/pscl_swin-mini_1xb8-150iters_demo-224x224/'
     'iter_150.pth')
-dataset = dict(type='BCSSWSSSDataset', data_root='data/demo')
 model = dict(
     backbone=dict(
         embed_dims=32,
@@ -36,14 +39,11 @@ model = dict(
                 ffn_cfg=dict(embed_dims=64, feedforward_channels=256))),
         train_cfg=dict(num_points=3136)))
 train_dataloader = dict(
-    num_workers=1,
     dataset=dict(
-        dataset,
         data_prefix=dict(
             seg_map_path=('pseudo_labels/'
-                          'pscl_swin-mini_1xb8-150iters_demo-224x224'))))
-val_dataloader = dict(num_workers=1, dataset=dataset)
-test_dataloader = dict(num_workers=1, dataset=dataset)
+                          'pscl_swin-mini_1xb8-150iters_demo-224x224')),
+        pipeline={{_base_.pseudo_train_pipeline}}))
 optim_wrapper = dict(optimizer=dict(lr=2e-4))
 param_scheduler = [
     dict(type='PolyLR', eta_min=0, power=1.0, begin=0, by_epoch=False)
